@@ -1,0 +1,66 @@
+"""The v1 wire contract: the single source of truth for agent, control plane, OpenAPI and national feed."""
+
+from suanli.schema.api import EnrollRequest, EnrollResponse, ErrorDetail, ErrorResponse
+from suanli.schema.common import SCHEMA_VERSION, ContractModel, utc_now
+from suanli.schema.envelope import (
+    MAX_BATCH_REPORTS,
+    BatchAck,
+    InventoryReport,
+    Report,
+    ReportBatch,
+    UsageReport,
+    report_adapter,
+)
+from suanli.schema.inventory import (
+    Accelerator,
+    AcceleratorBackendStatus,
+    AcceleratorVendor,
+    BlockDevice,
+    CollectorState,
+    CollectorStatus,
+    CpuInfo,
+    Filesystem,
+    HostIdentity,
+    InterfaceKind,
+    Inventory,
+    Location,
+    MemoryInfo,
+    NetworkInterface,
+    StorageMedia,
+)
+from suanli.schema.usage import AcceleratorUsage, FilesystemUsage, Usage
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Accelerator",
+    "AcceleratorBackendStatus",
+    "AcceleratorUsage",
+    "AcceleratorVendor",
+    "BatchAck",
+    "BlockDevice",
+    "CollectorState",
+    "CollectorStatus",
+    "ContractModel",
+    "CpuInfo",
+    "EnrollRequest",
+    "EnrollResponse",
+    "ErrorDetail",
+    "ErrorResponse",
+    "Filesystem",
+    "FilesystemUsage",
+    "HostIdentity",
+    "InterfaceKind",
+    "Inventory",
+    "InventoryReport",
+    "Location",
+    "MAX_BATCH_REPORTS",
+    "MemoryInfo",
+    "NetworkInterface",
+    "Report",
+    "ReportBatch",
+    "StorageMedia",
+    "Usage",
+    "UsageReport",
+    "report_adapter",
+    "utc_now",
+]
