@@ -7,6 +7,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 
+# A collector may add this key to a fragment to explain what it skipped while still succeeding
+# (a hung mount, an unreadable device); the runner moves it into the collector's status message.
+MESSAGE_KEY = "_message"
+
+
 class NoData(Exception):
     """Raised by a collector that ran fine but has nothing to report here (e.g. no NVML driver)."""
 
