@@ -131,6 +131,15 @@ def sign_jwt(claims: Mapping[str, Any], key: SigningKey) -> str:
     return jwt.encode(dict(claims), key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
 
+def token_kid(token: str) -> str:
+    """The kid in a compact JWS header ('' when there is none or the header is unreadable)."""
+    try:
+        header = json.loads(_b64url_decode(token.split(".", 1)[0]))
+    except (ValueError, TypeError):
+        return ""
+    return str(header.get("kid", "")) if isinstance(header, dict) else ""
+
+
 class JwksVerifier:
     """Verifies EdDSA JWTs against one issuer's JWKS; keys are parsed once, so bulk checks are cheap."""
 
