@@ -1,0 +1,52 @@
+"""`POST /v1/reports`: a node's batch of v1 envelopes, stored idempotently by (node_id, seq)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from suanli.controlplane.api.parsing import model_response, parse_body
+from suanli.controlplane.appkeys import CONFIG, ENGINE, NODE_AUTH_CACHE, REPORT_WRITER
+from suanli.controlplane.auth import bearer_secret
+from suanli.controlplane.errors import ApiError
+from suanli.controlplane.store.nodes import NodeIdentity, check_location, node_for_credential
+from suanli.controlplane.store.reports import IngestItem
+from suanli.schema import ReportBatch
+
+
+async def authenticated_node(request: web.Request) -> NodeIdentity:
+    """The node whose credential is presented (cached briefly), or 401 `invalid_credential`."""
+    secret = bearer_secret(request)
+    cache = request.app[NODE_AUTH_CACHE]
+    node = cache.get(secret)
+    if node is None:
+        node = await node_for_credential(request.app[ENGINE], secret)
+        if node is None:
+            raise ApiError("invalid_credential")
+        cache.put(secret, node)
+    return node
+
+
+def check_batch(node: NodeIdentity, batch: ReportBatch, max_reports: int) -> None:
+    """Only the caller's own node, only its own data center, at most `max_reports`."""
+    if len(batch.reports) > max_reports:
+        raise ApiError("batch_too_large", detail={"max_reports": max_reports})
+    for index, report in enumerate(batch.reports):
+        if report.node_id != node.node_id:
+            raise ApiError("node_mismatch", detail={"index": index, "node_id": report.node_id})
+        if report.kind == "inventory":
+            try:
+                check_location(report.body, node.datacenter, node.province)
+            except ApiError as exc:
+                raise ApiError(exc.code, exc.message, {"index": index, **exc.detail}) from None
+
+
+async def post_reports(request: web.Request) -> web.Response:
+    node = await authenticated_node(request)
+    if node.status == "revoked":
+        raise ApiError("node_revoked")
+    batch = await parse_body(request, ReportBatch)
+    check_batch(node, batch, request.app[CONFIG].max_batch_reports)
+    result = await request.app[REPORT_WRITER].submit(IngestItem(node, batch.reports))
+    if isinstance(result, ApiError):
+        raise result
+    return model_response(result)

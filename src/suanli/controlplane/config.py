@@ -1,0 +1,100 @@
+"""Control-plane settings from a TOML file and `SUANLI_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from suanli.schema import MAX_BATCH_REPORTS
+
+DEFAULT_LISTEN = "127.0.0.1:8440"
+CONFIG_ENV = "SUANLI_CONFIG"
+# The TOML file of the config being built now (load_config sets it; SUANLI_CONFIG otherwise).
+_toml_path: ContextVar[Path | None] = ContextVar("suanli_config_toml", default=None)
+
+
+def default_data_dir() -> Path:
+    """Per-user data dir for a hand-started server; services set `data_dir = "/var/lib/suanli"`."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "suanli"
+
+
+class ControlPlaneConfig(BaseSettings):
+    """Everything `suanli serve` needs; each key also settable as `SUANLI_<KEY>`."""
+
+    model_config = SettingsConfigDict(env_prefix="SUANLI_", extra="forbid", toml_file=None)
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    # `database` (env SUANLI_DATABASE, the CLI's --database) is what users set; `database_url`
+    # is the resolved value every component reads: SQLite under data_dir when none is given.
+    database: str | None = None
+    database_url: str | None = None
+    listen: Annotated[str, Field(pattern=r"^[^\s:]*:\d{1,5}$")] = DEFAULT_LISTEN
+    max_body_bytes: Annotated[int, Field(ge=1024, le=256 * 2**20)] = 16 * 2**20
+    max_batch_reports: Annotated[int, Field(ge=1, le=MAX_BATCH_REPORTS)] = MAX_BATCH_REPORTS
+    # Usage history: full resolution for this long, then one point per interval, then dropped.
+    usage_retention_days: Annotated[float, Field(gt=0)] = 30.0
+    usage_full_resolution_hours: Annotated[float, Field(ge=0)] = 24.0
+    usage_downsample_interval_s: Annotated[int, Field(ge=1)] = 900
+    maintenance_interval_s: Annotated[float, Field(gt=0)] = 300.0
+    # An accelerator counts as "in use" when its latest utilisation is above this.
+    in_use_threshold_percent: Annotated[float, Field(ge=0, le=100)] = 5.0
+    # Group commit: at most this many concurrent requests' writes share one transaction.
+    group_commit_max_requests: Annotated[int, Field(ge=1, le=10_000)] = 256
+    # How long a node credential / API key lookup is cached in memory (0 disables).
+    auth_cache_ttl_s: Annotated[float, Field(ge=0, le=300)] = 5.0
+    database_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+
+    @model_validator(mode="after")
+    def _resolve_database_url(self) -> "ControlPlaneConfig":
+        if self.database_url is None:
+            self.database_url = self.database or f"sqlite:///{self.data_dir / 'suanli.db'}"
+        return self
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rsplit(":", 1)[0] or "127.0.0.1"
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Precedence: command-line (init) > environment > TOML file."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = _toml_path.get() or os.environ.get(CONFIG_ENV)
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+        return tuple(sources)
+
+
+def load_config(config_path: Path | None = None, **overrides: Any) -> ControlPlaneConfig:
+    """Build the config from an optional TOML file, the environment and explicit overrides."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    if config_path is None:
+        return ControlPlaneConfig(**given)
+    if not config_path.is_file():
+        raise FileNotFoundError(f"config file not found: {config_path}")
+    token = _toml_path.set(config_path)
+    try:
+        return ControlPlaneConfig(**given)
+    finally:
+        _toml_path.reset(token)

@@ -1,0 +1,1 @@
+"""Store modules: each owns the queries of one resource, one transaction per method."""

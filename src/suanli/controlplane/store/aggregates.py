@@ -1,0 +1,129 @@
+"""Live aggregates kept incrementally: a node's change is applied as (new − old) in its own transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from suanli.controlplane.contribution import Contribution, Dims
+from suanli.controlplane.store.tables import (
+    TOTALS_VALUE_COLUMNS,
+    capacity_totals,
+    model_totals,
+    network_source_refs,
+)
+
+_DIM_NAMES = ("province", "datacenter", "rack", "status")
+
+
+@dataclass
+class AggregateDelta:
+    """Summed changes to the three aggregate tables, gathered over a whole transaction."""
+
+    capacity: dict[Dims, dict[str, float]] = field(default_factory=dict)
+    models: dict[tuple[Dims, str, str], tuple[bool, dict[str, float]]] = field(default_factory=dict)
+    sources: dict[tuple[Dims, str, str, str], list[int]] = field(default_factory=dict)
+
+    def add(self, contribution: Contribution | None, sign: int) -> None:
+        """Add (+1) or subtract (−1) one node's contribution."""
+        if contribution is None:
+            return
+        dims = contribution.dims
+        _accumulate(self.capacity.setdefault(dims, {}), contribution.node, sign)
+        for (vendor, model), part in contribution.models.items():
+            known, values = self.models.setdefault((dims, vendor, model), (part.known, {}))
+            _accumulate(values, part.values, sign)
+            for source, size_bytes in contribution.sources.items():
+                entry = self.sources.setdefault((dims, vendor, model, source), [0, 0])
+                entry[0] += sign
+                if sign > 0:
+                    entry[1] = max(entry[1], size_bytes)
+
+    def replace(self, old: Contribution | None, new: Contribution | None) -> None:
+        self.add(old, -1)
+        self.add(new, +1)
+
+
+def _accumulate(target: dict[str, float], values: dict[str, float], sign: int) -> None:
+    for name, value in values.items():
+        if value:
+            target[name] = target.get(name, 0) + sign * value
+
+
+def _insert(connection: AsyncConnection, table: Table) -> Any:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _row(dims: Dims, values: dict[str, float]) -> dict[str, Any]:
+    row: dict[str, Any] = dict(zip(_DIM_NAMES, dims))
+    for name in TOTALS_VALUE_COLUMNS:
+        value = values.get(name, 0)
+        row[name] = value if name.startswith("flops_") else int(value)
+    return row
+
+
+async def _upsert_sums(
+    connection: AsyncConnection, table: Table, keys: list[str], rows: list[dict[str, Any]]
+) -> None:
+    if not rows:
+        return
+    statement = _insert(connection, table)
+    summed = {name: table.c[name] + statement.excluded[name] for name in TOTALS_VALUE_COLUMNS}
+    # Sorted keys: concurrent writers on PostgreSQL lock rows in one order, so they never deadlock.
+    rows.sort(key=lambda row: tuple(str(row[k]) for k in keys))
+    await connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=summed), rows)
+
+
+def _nonzero(values: dict[str, float]) -> bool:
+    return any(values.values())
+
+
+async def apply(connection: AsyncConnection, delta: AggregateDelta) -> None:
+    """Write the summed delta: one upsert statement per aggregate table."""
+    capacity_rows = [_row(d, v) for d, v in delta.capacity.items() if _nonzero(v)]
+    await _upsert_sums(connection, capacity_totals, list(_DIM_NAMES), capacity_rows)
+    model_rows = [
+        {**_row(d, v), "vendor": vendor, "model": model, "known": known}
+        for (d, vendor, model), (known, v) in delta.models.items()
+        if _nonzero(v)
+    ]
+    await _upsert_sums(connection, model_totals, [*_DIM_NAMES, "vendor", "model"], model_rows)
+    await _apply_sources(connection, delta.sources.items())
+
+
+async def _apply_sources(
+    connection: AsyncConnection, changes: Iterable[tuple[tuple[Dims, str, str, str], list[int]]]
+) -> None:
+    rows = [
+        {**dict(zip(_DIM_NAMES, d)), "vendor": v, "model": m, "source": s, "ref_count": ref, "size_bytes": size}
+        for (d, v, m, s), (ref, size) in changes
+        if ref != 0
+    ]
+    if not rows:
+        return
+    keys = [*_DIM_NAMES, "vendor", "model", "source"]
+    rows.sort(key=lambda row: tuple(row[k] for k in keys))
+    statement = _insert(connection, network_source_refs)
+    table = network_source_refs
+    statement = statement.on_conflict_do_update(
+        index_elements=keys,
+        set_={
+            "ref_count": table.c.ref_count + statement.excluded.ref_count,
+            # The size a source was last reported with by a node that (re)joined it.
+            "size_bytes": _greatest(connection, table.c.size_bytes, statement.excluded.size_bytes),
+        },
+    )
+    await connection.execute(statement, rows)
+
+
+def _greatest(connection: AsyncConnection, left: Any, right: Any) -> Any:
+    from sqlalchemy import func
+
+    name = "greatest" if connection.dialect.name == "postgresql" else "max"
+    return getattr(func, name)(left, right)

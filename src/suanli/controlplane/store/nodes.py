@@ -1,0 +1,150 @@
+"""Nodes: enrollment, credential look-up, status changes, listing and detail."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from suanli.controlplane import contribution as contrib
+from suanli.controlplane.credentials import NODE_CREDENTIAL_PREFIX, hash_secret, new_secret
+from suanli.controlplane.errors import ApiError
+from suanli.controlplane.store import aggregates, audit
+from suanli.controlplane.store.locations import Datacenter
+from suanli.controlplane.store.tables import NODE_STATUSES, datacenters, node_credentials, nodes
+from suanli.controlplane.store.tokens import spend_token
+from suanli.schema import Inventory
+
+STATUS_AFTER_ENROLL = "active"
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    """Who a node credential belongs to, as the report handler needs it."""
+
+    node_id: str
+    status: str
+    province: str
+    datacenter: str
+
+
+@dataclass(frozen=True)
+class EnrolledNode:
+    node_id: str
+    credential: str
+    datacenter: str
+    province: str
+
+
+def inventory_hash(inventory: Inventory) -> str:
+    """Hash of the facts (collector timings excluded, so an unchanged host keeps its hash)."""
+    return hashlib.sha256(inventory.model_dump_json(exclude={"collectors"}).encode()).hexdigest()
+
+
+def new_node_id() -> str:
+    return "nd-" + uuid.uuid4().hex[:20]
+
+
+def check_location(inventory: Inventory, datacenter: str, province: str) -> None:
+    """An inventory may leave its location blank but never name another data center or province."""
+    location = inventory.location
+    wrong = {}
+    if location.datacenter and location.datacenter != datacenter:
+        wrong["datacenter"] = {"expected": datacenter, "got": location.datacenter}
+    if location.province and location.province != province:
+        wrong["province"] = {"expected": province, "got": location.province}
+    if wrong:
+        raise ApiError("location_mismatch", detail=wrong)
+
+
+async def enroll_node(
+    engine: AsyncEngine,
+    token: str,
+    inventory: Inventory,
+    now: datetime,
+    catalog: contrib.FlopsCatalog,
+) -> EnrolledNode:
+    """Spend the token, create the node (status active) and add it to the aggregates, atomically."""
+    credential = new_secret(NODE_CREDENTIAL_PREFIX)
+    node_id = new_node_id()
+    async with engine.begin() as connection:
+        dc = await spend_token(connection, token, now)
+        check_location(inventory, dc.name, dc.province)
+        dims = (dc.province, dc.name, inventory.location.rack or "", STATUS_AFTER_ENROLL)
+        contribution = contrib.compute(inventory, dims, set(), catalog)
+        await _insert_node(connection, node_id, dc, inventory, contribution, now)
+        await connection.execute(
+            node_credentials.insert().values(
+                node_id=node_id, credential_hash=hash_secret(credential), created_at=now
+            )
+        )
+        delta = aggregates.AggregateDelta()
+        delta.add(contribution, +1)
+        await aggregates.apply(connection, delta)
+    return EnrolledNode(node_id, credential, dc.name, dc.province)
+
+
+async def _insert_node(
+    connection: AsyncConnection,
+    node_id: str,
+    dc: Datacenter,
+    inventory: Inventory,
+    contribution: contrib.Contribution,
+    now: datetime,
+) -> None:
+    await connection.execute(
+        nodes.insert().values(
+            id=node_id, status=STATUS_AFTER_ENROLL, datacenter_id=dc.id, province_code=dc.province,
+            room=inventory.location.room or "", rack=inventory.location.rack or "",
+            hostname=inventory.host.hostname, inventory=inventory.model_dump_json(),
+            inventory_hash=inventory_hash(inventory), inventory_seq=0, inventory_changed_at=now,
+            contribution=contribution.to_json(), enrolled_at=now, last_seen_at=now,
+            status_changed_at=now,
+        )
+    )
+
+
+async def node_for_credential(engine: AsyncEngine, credential: str) -> NodeIdentity | None:
+    """The node a valid credential belongs to, or None."""
+    query = (
+        select(nodes.c.id, nodes.c.status, nodes.c.province_code, datacenters.c.name)
+        .join(node_credentials, node_credentials.c.node_id == nodes.c.id)
+        .join(datacenters, datacenters.c.id == nodes.c.datacenter_id)
+        .where(node_credentials.c.credential_hash == hash_secret(credential))
+        .where(node_credentials.c.revoked_at.is_(None))
+    )
+    async with engine.connect() as connection:
+        row = (await connection.execute(query)).one_or_none()
+    return None if row is None else NodeIdentity(row.id, row.status, row.province_code, row.name)
+
+
+async def set_node_status(
+    engine: AsyncEngine, node_id: str, status: str, now: datetime, actor: str, reason: str | None = None
+) -> None:
+    """Move a node to `status` (quarantine, revoke, approve) and its contribution with it."""
+    if status not in NODE_STATUSES:
+        raise ValueError(f"status must be one of {NODE_STATUSES}")
+    async with engine.begin() as connection:
+        query = select(nodes.c.status, nodes.c.contribution).where(nodes.c.id == node_id)
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = (await connection.execute(query)).one_or_none()
+        if row is None:
+            raise ApiError("node_not_found", detail={"node_id": node_id})
+        old = contrib.Contribution.from_json(row.contribution)
+        new = contrib.with_status(old, status)
+        await connection.execute(
+            nodes.update().where(nodes.c.id == node_id).values(
+                status=status, status_reason=reason, status_changed_at=now, contribution=new.to_json()
+            )
+        )
+        delta = aggregates.AggregateDelta()
+        delta.replace(old, new)
+        await aggregates.apply(connection, delta)
+        await audit.record(
+            connection, now, actor, "node.status", node_id, {"from": row.status, "to": status, "reason": reason}
+        )

@@ -1,0 +1,214 @@
+"""Ingest of report batches: many requests' batches written in one transaction (group commit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from suanli.controlplane import contribution as contrib
+from suanli.controlplane.errors import ApiError
+from suanli.controlplane.store import aggregates
+from suanli.controlplane.store.nodes import NodeIdentity, inventory_hash
+from suanli.controlplane.store.tables import inventory_history, nodes, usage_history
+from suanli.schema import BatchAck, InventoryReport, UsageReport
+
+
+@dataclass
+class IngestItem:
+    """One request's batch, already validated and checked to name only the caller's node."""
+
+    node: NodeIdentity
+    reports: list[InventoryReport | UsageReport]
+
+
+@dataclass
+class _NodeState:
+    """A node's row as read under lock, and what this transaction changes in it."""
+
+    row: Any
+    old: contrib.Contribution
+    inventory: InventoryReport | None = None
+    usage: UsageReport | None = None
+    usage_body_json: str | None = None
+    last_seq: int = 0
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngestPolicy:
+    in_use_threshold_percent: float
+    catalog: contrib.FlopsCatalog
+
+
+def _insert(connection: AsyncConnection, table: Any) -> Any:
+    return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+async def _lock_nodes(connection: AsyncConnection, node_ids: list[str]) -> dict[str, Any]:
+    query = select(
+        nodes.c.id, nodes.c.status, nodes.c.inventory_seq, nodes.c.usage_seq, nodes.c.last_seq,
+        nodes.c.compacted_seq, nodes.c.contribution, nodes.c.inventory_hash,
+    ).where(nodes.c.id.in_(node_ids)).order_by(nodes.c.id)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {row.id: row for row in (await connection.execute(query)).all()}
+
+
+async def _insert_new(
+    connection: AsyncConnection, table: Any, rows: list[dict[str, Any]]
+) -> set[tuple[str, int]]:
+    """Insert what is not there yet; the (node_id, seq) keys actually written come back."""
+    if not rows:
+        return set()
+    statement = _insert(connection, table).on_conflict_do_nothing().returning(table.c.node_id, table.c.seq)
+    result = await connection.execute(statement, rows)
+    return {(row.node_id, row.seq) for row in result.all()}
+
+
+def _candidates(
+    items: list[IngestItem], states: dict[str, _NodeState], now: datetime
+) -> tuple[list[list[tuple[str, int]]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split every batch into rows to try; a seq seen twice in this transaction is tried once."""
+    seen: set[tuple[str, int]] = set()
+    tried: list[list[tuple[str, int]]] = []
+    usage_rows: list[dict[str, Any]] = []
+    inventory_rows: list[dict[str, Any]] = []
+    for item in items:
+        state = states[item.node.node_id]
+        mine: list[tuple[str, int]] = []
+        for report in item.reports:
+            key = (report.node_id, report.seq)
+            if key in seen or (report.kind == "usage" and report.seq <= state.row.compacted_seq):
+                continue
+            seen.add(key)
+            mine.append(key)
+            if report.kind == "usage":
+                usage_rows.append(
+                    {"node_id": report.node_id, "seq": report.seq, "sent_at": report.sent_at,
+                     "received_at": now, "body": report.body.model_dump_json()}
+                )
+            else:
+                inventory_rows.append(
+                    {"node_id": report.node_id, "seq": report.seq, "sent_at": report.sent_at,
+                     "received_at": now, "inventory_hash": inventory_hash(report.body)}
+                )
+        tried.append(mine)
+    return tried, usage_rows, inventory_rows
+
+
+def _note_accepted(state: _NodeState, report: InventoryReport | UsageReport, usage_json: str | None) -> None:
+    state.last_seq = max(state.last_seq, report.seq)
+    if report.kind == "inventory":
+        if report.seq > state.row.inventory_seq and (state.inventory is None or report.seq > state.inventory.seq):
+            state.inventory = report
+    elif report.seq > state.row.usage_seq and (state.usage is None or report.seq > state.usage.seq):
+        state.usage = report
+        state.usage_body_json = usage_json
+
+
+def _new_contribution(state: _NodeState, policy: IngestPolicy) -> contrib.Contribution:
+    in_use = set(state.old.in_use)
+    if state.usage is not None:
+        in_use = contrib.in_use_indexes(state.usage.body, policy.in_use_threshold_percent)
+    if state.inventory is not None:
+        location = state.inventory.body.location
+        dims = (*state.old.dims[:2], location.rack or "", state.old.dims[3])
+        return contrib.compute(state.inventory.body, dims, in_use, policy.catalog)  # type: ignore[arg-type]
+    if sorted(in_use) != state.old.in_use:
+        return contrib.with_in_use(state.old, in_use)
+    return state.old
+
+
+def _node_changes(state: _NodeState, new: contrib.Contribution, now: datetime) -> dict[str, Any]:
+    changes: dict[str, Any] = {"last_seen_at": now, "last_seq": max(state.row.last_seq, state.last_seq)}
+    if new is not state.old:
+        changes["contribution"] = new.to_json()
+    if state.inventory is not None:
+        body = state.inventory.body
+        digest = inventory_hash(body)
+        changes.update(
+            inventory=body.model_dump_json(), inventory_seq=state.inventory.seq, hostname=body.host.hostname,
+            room=body.location.room or "", rack=body.location.rack or "",
+        )
+        changes["inventory_hash"] = digest
+        changes["_inventory_hash_changed"] = digest != state.row.inventory_hash
+    if state.usage is not None:
+        changes.update(
+            latest_usage=state.usage_body_json, usage_seq=state.usage.seq, usage_sent_at=state.usage.sent_at
+        )
+    return changes
+
+
+async def _update_nodes(connection: AsyncConnection, updates: dict[str, dict[str, Any]], now: datetime) -> None:
+    """One executemany per distinct set of changed columns (usually two or three statements)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for node_id, changes in sorted(updates.items()):
+        changed = changes.pop("_inventory_hash_changed", False)
+        if changed:
+            # inventory_changed_at moves only when the facts changed, not on every resend.
+            changes["inventory_changed_at"] = now
+        groups.setdefault(tuple(sorted(changes)), []).append({"b_id": node_id, **changes})
+    for columns, rows in groups.items():
+        statement = nodes.update().where(nodes.c.id == bindparam("b_id")).values(
+            {name: bindparam(name) for name in columns}
+        )
+        await connection.execute(statement, rows)
+
+
+async def ingest(
+    connection: AsyncConnection, items: list[IngestItem], now: datetime, policy: IngestPolicy
+) -> list[BatchAck | ApiError]:
+    """Store the batches of many requests in the caller's transaction; one answer per item."""
+    rows = await _lock_nodes(connection, sorted({item.node.node_id for item in items}))
+    results: list[BatchAck | ApiError | None] = [None] * len(items)
+    live: list[int] = []
+    for index, item in enumerate(items):
+        row = rows.get(item.node.node_id)
+        if row is None or row.status == "revoked":
+            results[index] = ApiError("node_revoked" if row is not None else "invalid_credential")
+        else:
+            live.append(index)
+    states = {
+        node_id: _NodeState(row=row, old=contrib.Contribution.from_json(row.contribution))
+        for node_id, row in rows.items()
+    }
+    live_items = [items[i] for i in live]
+    tried, usage_rows, inventory_rows = _candidates(live_items, states, now)
+    usage_json = {(r["node_id"], r["seq"]): r["body"] for r in usage_rows}
+    written = await _insert_new(connection, usage_history, usage_rows)
+    written |= await _insert_new(connection, inventory_history, inventory_rows)
+    for index, item, mine in zip(live, live_items, tried):
+        accepted = {key for key in mine if key in written}
+        ack = BatchAck()
+        for report in item.reports:
+            key = (report.node_id, report.seq)
+            if key in accepted:
+                ack.accepted.append(report.seq)
+                accepted.discard(key)  # a seq twice in one batch: stored once, the rest duplicates
+                _note_accepted(states[report.node_id], report, usage_json.get(key))
+            else:
+                ack.duplicates.append(report.seq)
+        results[index] = ack
+    await _write_node_changes(connection, states, now, policy)
+    return results  # type: ignore[return-value]
+
+
+async def _write_node_changes(
+    connection: AsyncConnection, states: dict[str, _NodeState], now: datetime, policy: IngestPolicy
+) -> None:
+    delta = aggregates.AggregateDelta()
+    updates: dict[str, dict[str, Any]] = {}
+    for node_id, state in states.items():
+        if state.last_seq == 0:
+            continue  # nothing new from this node: leave its row alone
+        new = _new_contribution(state, policy)
+        if new is not state.old:
+            delta.replace(state.old, new)
+        updates[node_id] = _node_changes(state, new, now)
+    await _update_nodes(connection, updates, now)
+    await aggregates.apply(connection, delta)

@@ -1,0 +1,103 @@
+"""Group commit: concurrent requests' batches are written by one task in shared transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+WriteFn = Callable[[AsyncConnection, list[Item]], Awaitable[list[Result]]]
+
+
+@dataclass
+class _Pending(Generic[Item, Result]):
+    item: Item
+    future: asyncio.Future[Result]
+
+
+class WriterClosed(RuntimeError):
+    """The writer was stopped; no more writes are taken."""
+
+
+class GroupCommitter(Generic[Item, Result]):
+    """Each request awaits its own result; whatever queued meanwhile shares the next transaction.
+
+    A failing group is retried one item per transaction, so one bad batch fails alone.
+    """
+
+    def __init__(self, engine: AsyncEngine, write: WriteFn, max_items: int = 256) -> None:
+        self._engine = engine
+        self._write = write
+        self._max_items = max_items
+        self._queue: asyncio.Queue[_Pending[Item, Result] | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.transactions = 0  # how many commits so far (a measure of how well writes group)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="suanli-group-commit")
+
+    async def stop(self) -> None:
+        """Finish what is queued, then end the writer task."""
+        if self._task is None:
+            return
+        await self._queue.put(None)
+        await self._task
+        self._task = None
+
+    async def submit(self, item: Item) -> Result:
+        if self._task is None or self._task.done():
+            raise WriterClosed("the writer is not running")
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(item, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            stopping = False
+            while len(group) < self._max_items and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    stopping = True
+                    break
+                group.append(nxt)
+            await self._commit_group(group)
+            if stopping:
+                return
+
+    async def _commit_group(self, group: list[_Pending[Item, Result]]) -> None:
+        try:
+            results = await self._transaction([p.item for p in group])
+        except Exception as exc:
+            if len(group) == 1:
+                _settle_error(group[0], exc)
+                return
+            log.warning("group of %d writes failed (%r); retrying one by one", len(group), exc)
+            for pending in group:
+                await self._commit_group([pending])
+            return
+        for pending, result in zip(group, results):
+            if not pending.future.done():
+                pending.future.set_result(result)
+
+    async def _transaction(self, items: list[Item]) -> list[Result]:
+        async with self._engine.begin() as connection:
+            results = await self._write(connection, items)
+        self.transactions += 1
+        return results
+
+
+def _settle_error(pending: _Pending, exc: Exception) -> None:
+    if not pending.future.done():
+        pending.future.set_exception(exc)

@@ -1,0 +1,148 @@
+"""Ingest: batches stored idempotently by (node_id, seq); every refusal has its code and status."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from suanli.controlplane.store.tables import inventory_history, nodes, usage_history
+
+from .factories import batch_json, inventory, inventory_report, usage, usage_report
+
+
+async def _post(client, headers, body: str | bytes):  # noqa: ANN001, ANN202
+    return await client.post(
+        "/v1/reports", data=body, headers={**headers, "Content-Type": "application/json"}
+    )
+
+
+async def _count(helper, table) -> int:  # noqa: ANN001
+    async with helper.engine.connect() as connection:
+        return (await connection.execute(select(func.count()).select_from(table))).scalar_one()
+
+
+async def test_batch_is_stored_and_acknowledged(client, helper) -> None:
+    node_id, headers = await helper.enroll()
+    body = batch_json(
+        inventory_report(node_id, 1, inventory(rack="R07")), usage_report(node_id, 2), usage_report(node_id, 3)
+    )
+    response = await _post(client, headers, body)
+    assert response.status == 200
+    assert await response.json() == {"accepted": [1, 2, 3], "duplicates": []}
+    async with helper.engine.connect() as connection:
+        node = (await connection.execute(select(nodes).where(nodes.c.id == node_id))).one()
+    assert (node.last_seq, node.usage_seq, node.inventory_seq, node.rack) == (3, 3, 1, "R07")
+    assert json.loads(node.latest_usage)["cpu_percent"] == 10.0
+    assert await _count(helper, usage_history) == 2 and await _count(helper, inventory_history) == 1
+
+
+async def test_replayed_seq_is_a_duplicate_and_stored_once(client, helper) -> None:
+    node_id, headers = await helper.enroll()
+    first = await _post(client, headers, batch_json(usage_report(node_id, 1), usage_report(node_id, 2)))
+    again = await _post(client, headers, batch_json(usage_report(node_id, 2), usage_report(node_id, 3)))
+    assert await first.json() == {"accepted": [1, 2], "duplicates": []}
+    assert await again.json() == {"accepted": [3], "duplicates": [2]}
+    assert await _count(helper, usage_history) == 3
+
+
+async def test_seq_twice_in_one_batch_is_stored_once(client, helper) -> None:
+    node_id, headers = await helper.enroll()
+    response = await _post(client, headers, batch_json(usage_report(node_id, 5), usage_report(node_id, 5)))
+    assert await response.json() == {"accepted": [5], "duplicates": [5]}
+    assert await _count(helper, usage_history) == 1
+
+
+async def test_older_usage_does_not_replace_newer(client, helper) -> None:
+    node_id, headers = await helper.enroll()
+    await _post(client, headers, batch_json(usage_report(node_id, 9, usage(cpu_percent=90.0))))
+    await _post(client, headers, batch_json(usage_report(node_id, 4, usage(cpu_percent=40.0))))
+    async with helper.engine.connect() as connection:
+        node = (await connection.execute(select(nodes).where(nodes.c.id == node_id))).one()
+    assert node.usage_seq == 9 and json.loads(node.latest_usage)["cpu_percent"] == 90.0
+
+
+async def test_another_nodes_id_is_403_and_nothing_stored(client, helper) -> None:
+    node_id, headers = await helper.enroll(inventory(hostname="a"))
+    other_id, _ = await helper.enroll(inventory(hostname="b"))
+    response = await _post(client, headers, batch_json(usage_report(node_id, 1), usage_report(other_id, 2)))
+    assert response.status == 403
+    error = (await response.json())["error"]
+    assert error["code"] == "node_mismatch" and error["detail"] == {"index": 1, "node_id": other_id}
+    assert await _count(helper, usage_history) == 0
+
+
+async def test_unknown_credential_is_401(client, helper) -> None:
+    response = await _post(client, {"Authorization": "Bearer sln_" + "y" * 43}, batch_json(usage_report("n", 1)))
+    assert response.status == 401
+    assert (await response.json())["error"]["code"] == "invalid_credential"
+
+
+async def test_missing_authorization_is_401(client) -> None:
+    response = await _post(client, {}, batch_json(usage_report("n", 1)))
+    assert response.status == 401
+    assert (await response.json())["error"]["code"] == "unauthenticated"
+
+
+async def test_malformed_json_is_400(client, helper) -> None:
+    _, headers = await helper.enroll()
+    response = await _post(client, headers, b'{"reports": [')
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "invalid_json"
+
+
+async def test_bad_report_is_422_with_index_and_path_and_nothing_stored(client, helper) -> None:
+    node_id, headers = await helper.enroll()
+    batch = json.loads(batch_json(usage_report(node_id, 1), usage_report(node_id, 2)))
+    batch["reports"][1]["body"]["cpu_percent"] = "busy"
+    response = await _post(client, headers, json.dumps(batch))
+    assert response.status == 422
+    errors = (await response.json())["error"]["detail"]["errors"]
+    assert errors[0]["index"] == 1
+    assert errors[0]["loc"] == ["reports", 1, "usage", "body", "cpu_percent"]
+    assert await _count(helper, usage_history) == 0
+
+
+async def test_out_of_range_value_is_422(client, helper) -> None:
+    node_id, headers = await helper.enroll()
+    batch = json.loads(batch_json(usage_report(node_id, 1)))
+    batch["reports"][0]["body"]["cpu_percent"] = 250.0
+    batch["reports"][0]["seq"] = 0
+    response = await _post(client, headers, json.dumps(batch))
+    assert response.status == 422
+    locs = [e["loc"] for e in (await response.json())["error"]["detail"]["errors"]]
+    assert ["reports", 0, "usage", "body", "cpu_percent"] in locs and ["reports", 0, "usage", "seq"] in locs
+
+
+async def test_oversize_body_is_413(client, helper, config) -> None:
+    _, headers = await helper.enroll()
+    response = await _post(client, headers, b" " * (config.max_body_bytes + 1))
+    assert response.status == 413
+    assert (await response.json())["error"]["code"] == "body_too_large"
+
+
+async def test_too_many_reports_is_413(client, helper) -> None:
+    node_id, headers = await helper.enroll()
+    body = json.dumps({"reports": [json.loads(usage_report(node_id, 1).model_dump_json(by_alias=True))] * 501})
+    response = await _post(client, headers, body)
+    assert response.status == 413
+    assert (await response.json())["error"]["code"] == "batch_too_large"
+
+
+async def test_inventory_naming_another_datacenter_is_422(client, helper) -> None:
+    node_id, headers = await helper.enroll()
+    response = await _post(client, headers, batch_json(inventory_report(node_id, 1, inventory(datacenter="dc-x"))))
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert error["code"] == "location_mismatch" and error["detail"]["index"] == 0
+
+
+async def test_revoked_node_is_refused(client, helper) -> None:
+    from suanli.controlplane.store.nodes import set_node_status
+    from suanli.schema import utc_now
+
+    node_id, headers = await helper.enroll()
+    await set_node_status(helper.engine, node_id, "revoked", utc_now(), actor="test")
+    response = await _post(client, headers, batch_json(usage_report(node_id, 1)))
+    assert response.status == 403
+    assert (await response.json())["error"]["code"] == "node_revoked"
