@@ -1,0 +1,72 @@
+"""Bootstrap tokens for the simulated data centers: given on the command line, read from a file, or minted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# Runs the control plane's own CLI in this interpreter, so `--database` works without `suanli` on PATH.
+_CLI = "import sys; from suanli.controlplane.cli import main; sys.exit(main())"
+
+
+class TokenError(ValueError):
+    """The tokens given do not cover the simulated data centers, or could not be created."""
+
+
+def from_arguments(tokens: Sequence[str], datacenters: Sequence[str]) -> dict[str, str]:
+    """`--token DC=TOKEN` names its data center; a bare `--token TOKEN` goes to the next one in order."""
+    result: dict[str, str] = {}
+    bare = [t for t in tokens if "=" not in t]
+    for item in tokens:
+        if "=" in item:
+            name, token = item.split("=", 1)
+            result[name] = token
+    unnamed = [name for name in datacenters if name not in result]
+    if len(bare) > len(unnamed):
+        raise TokenError(f"{len(bare)} unnamed tokens for {len(unnamed)} data centers without one")
+    result.update(zip(unnamed, bare))
+    return result
+
+
+def read_tokens_file(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """A JSON object `{datacenter: token}` or `{datacenter: {"token": ..., "province": ...}}`.
+
+    Returns the tokens and the provinces the file names (data centers without one get theirs later)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise TokenError(f"cannot read tokens file {path}: {exc}") from exc
+    if not isinstance(data, dict) or not data:
+        raise TokenError(f"{path}: expected a non-empty JSON object of data center -> token")
+    tokens, provinces = {}, {}
+    for name, value in data.items():
+        if isinstance(value, str):
+            tokens[name] = value
+        elif isinstance(value, dict) and isinstance(value.get("token"), str):
+            tokens[name] = value["token"]
+            if value.get("province"):
+                provinces[name] = str(value["province"])
+        else:
+            raise TokenError(f"{path}: entry {name!r} is neither a token nor {{token, province}}")
+    return tokens, provinces
+
+
+def create_tokens(database_url: str, datacenters: Sequence[tuple[str, str]], uses: dict[str, int],
+                  ttl: str = "24h") -> dict[str, str]:
+    """Mint one token per data center with `suanli token create` on the database (secret = last line)."""
+    result = {}
+    for name, province in datacenters:
+        command = [sys.executable, "-c", _CLI, "token", "create", "--database", database_url,
+                   "--datacenter", name, "--province", province, "--uses", str(max(uses.get(name, 1), 1)),
+                   "--ttl", ttl]
+        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ}, timeout=120)
+        lines = done.stdout.strip().splitlines()
+        if done.returncode != 0 or not lines:
+            raise TokenError(f"suanli token create for {name} failed ({done.returncode}): "
+                             f"{(done.stderr or done.stdout).strip()[-500:]}")
+        result[name] = lines[-1].strip()
+    return result
