@@ -93,6 +93,17 @@ class InstanceLock:
             raise
         self._fd = fd
 
+    def held_elsewhere(self) -> bool:
+        """True when another process (a running agent) holds the lock; used by `status`."""
+        if not self.path.exists():
+            return False
+        try:
+            self.acquire()
+        except (StateError, PermissionError):
+            return True
+        self.release()
+        return False
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
