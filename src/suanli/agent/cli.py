@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from suanli.agent import commands
 from suanli.agent.config import DEFAULT_CONFIG_PATH, DEFAULT_STATE_DIR, AgentConfig, ConfigError, load_config
 
 EXIT_CONFIG_ERROR = 2
@@ -81,6 +82,12 @@ def run_schema(args: argparse.Namespace) -> int:
 COMMANDS: list[Command] = [
     Command("collect", "collect this host's inventory and usage once and print them", _collect_arguments, run_collect),
     Command("schema", "print the JSON Schema of the v1 report batch", lambda parser: None, run_schema),
+    Command("enroll", "enroll this node with a control plane (stores node id and credential)",
+            commands.enroll_arguments, commands.run_enroll),
+    Command("run", "run the agent: collect, spool and deliver until stopped (systemd service)",
+            lambda parser: None, commands.run_run),
+    Command("status", "show enrollment, last delivery, spool depth, drops and collector states",
+            commands.status_arguments, commands.run_status),
 ]
 
 
