@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from suanli.agent.collectors.accelerators import AcceleratorsCollector
 from suanli.agent.collectors.base import CollectContext, Collector, NoData
 from suanli.agent.collectors.cpu import CpuCollector
 from suanli.agent.collectors.host import HostCollector
@@ -19,6 +20,7 @@ REGISTRY: dict[str, Callable[[], Collector]] = {
     LocationCollector.name: LocationCollector,
     CpuCollector.name: CpuCollector,
     MemoryCollector.name: MemoryCollector,
+    AcceleratorsCollector.name: AcceleratorsCollector,
     StorageCollector.name: StorageCollector,
     NetworkCollector.name: NetworkCollector,
 }
