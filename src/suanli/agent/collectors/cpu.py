@@ -117,9 +117,14 @@ def read_topology(sys_root: Path, processors: list[int]) -> list[tuple[int, int]
 
 
 def read_frequencies_mhz(sys_root: Path, model: str | None) -> tuple[float | None, float | None]:
-    """Base and maximum clock in MHz: cpufreq's base_frequency, else the model string, else max."""
+    """Base and maximum clock in MHz.
+
+    Base: intel_pstate's base_frequency, else amd-pstate's nominal frequency (its
+    cpuinfo_max_freq is the boost clock), else the model string's "@ 2.20GHz", else cpuinfo_max_freq.
+    """
     cpufreq = sys_root / "devices" / "system" / "cpu" / "cpu0" / "cpufreq"
-    base_khz, max_khz = read_int(cpufreq / "base_frequency"), read_int(cpufreq / "cpuinfo_max_freq")
+    base_khz = read_int(cpufreq / "base_frequency") or read_int(cpufreq / "amd_pstate_nominal_freq")
+    max_khz = read_int(cpufreq / "cpuinfo_max_freq")
     max_mhz = max_khz / 1000.0 if max_khz else None
     base_mhz = base_khz / 1000.0 if base_khz else parse_model_ghz(model) or max_mhz
     return base_mhz, max_mhz
