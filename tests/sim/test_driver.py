@@ -92,3 +92,14 @@ def test_every_data_center_needs_a_token() -> None:
 def test_fault_rates_must_be_probabilities() -> None:
     with pytest.raises(ValueError):
         FaultRates(silent=1.5)
+
+
+async def test_agents_split_over_several_servers() -> None:
+    by_dc, by_token = _tokens()
+    states = [ContractState(tokens=by_token, busy_once=False) for _ in range(2)]
+    fleet = Fleet(21, DATACENTERS, seed=6)
+    async with TestServer(build_app(states[0])) as first, TestServer(build_app(states[1])) as second:
+        urls = f"{first.make_url('/')},{second.make_url('/')}"
+        result = await Simulator(fleet, SimConfig(server=urls, tokens=by_dc, usage_interval_s=0, cycles=1)).run()
+    assert len(result.node_ids) == 21
+    assert [len(s.inventories) for s in states] == [11, 10], "agent i goes to server i mod 2"

@@ -19,7 +19,8 @@ from suanli.sim.tokens import TokenError, create_tokens, from_arguments, read_to
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `suanli sim` (shared by the `suanli` CLI and `python -m suanli.sim`)."""
-    parser.add_argument("--server", help="control plane URL, e.g. http://127.0.0.1:8080")
+    parser.add_argument("--server", help="control plane URL, e.g. http://127.0.0.1:8440; several comma-separated "
+                        "share the agents (agent i → URL i mod n)")
     parser.add_argument("--nodes", type=int, default=100, help="simulated agents (default 100)")
     parser.add_argument("--datacenters", type=int, default=2, help="data centers (default 2)")
     parser.add_argument("--provinces", default="CN-SD,CN-JS", help="comma-separated ISO 3166-2:CN codes")

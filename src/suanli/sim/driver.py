@@ -33,6 +33,7 @@ class DeliveryFailed(Exception):
 
 @dataclass
 class SimConfig:
+    # One URL, or several comma-separated: agent i talks to URL i mod n (a stand-in for a load balancer).
     server: str
     tokens: dict[str, str]  # data center -> bootstrap token scoped to it
     usage_interval_s: float = 30.0
@@ -107,7 +108,9 @@ class Simulator:
         self.malformed_stats = MalformedStats()
         self.unacknowledged = 0
         self._rng = random.Random(f"{config.seed}:usage")
-        self._base_url = config.server.rstrip("/")
+        self._base_urls = [url.strip().rstrip("/") for url in config.server.split(",") if url.strip()]
+        if not self._base_urls:
+            raise ValueError("no control-plane URL given")
         self._session: aiohttp.ClientSession | None = None
         self._planned_cycles = self._plan_cycles()
 
@@ -167,18 +170,19 @@ class Simulator:
 
         await asyncio.gather(*(worker() for _ in range(max(1, self.config.concurrency))))
 
-    async def _post(self, path: str, payload: Any, stats: PhaseStats, credential: str | None = None,
+    async def _post(self, agent: SimAgent, path: str, payload: Any, stats: PhaseStats,
                     retry_transport: bool = True) -> tuple[int, Any]:
         """POST JSON with retries on 429/503 (honouring Retry-After) and, when safe, on transport errors."""
         assert self._session is not None
         data = json.dumps(payload, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"}
-        if credential:
-            headers["Authorization"] = f"Bearer {credential}"
+        if agent.credential:
+            headers["Authorization"] = f"Bearer {agent.credential}"
+        url = self._base_urls[agent.index % len(self._base_urls)] + path
         for attempt in range(self.config.max_attempts):
             started = time.perf_counter()
             try:
-                async with self._session.post(self._base_url + path, data=data, headers=headers) as response:
+                async with self._session.post(url, data=data, headers=headers) as response:
                     raw = await response.read()
                     stats.observe(response.status, (time.perf_counter() - started) * 1000)
                     if response.status not in RETRY_STATUSES or attempt + 1 == self.config.max_attempts:
@@ -202,8 +206,8 @@ class Simulator:
         then send the inventory as report seq 1."""
         inventory = self._inventory(agent)
         token = self.config.tokens[self.fleet.plans[agent.index].datacenter]
-        status, body = await self._post("/v1/enroll", {"token": token, "inventory": inventory_body(inventory)},
-                                        stats, retry_transport=False)
+        request = {"token": token, "inventory": inventory_body(inventory)}
+        status, body = await self._post(agent, "/v1/enroll", request, stats, retry_transport=False)
         if status not in (200, 201):
             stats.failures += 1
             return
@@ -246,7 +250,7 @@ class Simulator:
             agent.seq += 1
             reports.append(envelope(agent.node_id, agent.seq, kind, body))
         stats.reports_sent += len(reports)
-        status, answer = await self._post("/v1/reports", {"reports": reports}, stats, agent.credential)
+        status, answer = await self._post(agent, "/v1/reports", {"reports": reports}, stats)
         if status != 200 or not isinstance(answer, dict):
             stats.failures += 1
             self.unacknowledged += len(reports)
@@ -265,7 +269,7 @@ class Simulator:
         assert agent.node_id is not None
         how, report = malformed(envelope(agent.node_id, agent.seq + 1, "usage", body), self._rng)
         self.malformed_stats.sent += 1
-        status, answer = await self._post("/v1/reports", {"reports": [report]}, stats, agent.credential)
+        status, answer = await self._post(agent, "/v1/reports", {"reports": [report]}, stats)
         code = None
         try:
             code = ErrorResponse.model_validate(answer).error.code

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-# Runs the control plane's own CLI in this interpreter, so `--database` works without `suanli` on PATH.
-_CLI = "import sys; from suanli.controlplane.cli import main; sys.exit(main())"
+from suanli.sim.processes import admin
 
 
 class TokenError(ValueError):
@@ -60,13 +56,9 @@ def create_tokens(database_url: str, datacenters: Sequence[tuple[str, str]], use
     """Mint one token per data center with `suanli token create` on the database (secret = last line)."""
     result = {}
     for name, province in datacenters:
-        command = [sys.executable, "-c", _CLI, "token", "create", "--database", database_url,
-                   "--datacenter", name, "--province", province, "--uses", str(max(uses.get(name, 1), 1)),
-                   "--ttl", ttl]
-        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ}, timeout=120)
-        lines = done.stdout.strip().splitlines()
-        if done.returncode != 0 or not lines:
-            raise TokenError(f"suanli token create for {name} failed ({done.returncode}): "
-                             f"{(done.stderr or done.stdout).strip()[-500:]}")
-        result[name] = lines[-1].strip()
+        try:
+            result[name] = admin("token", "create", "--database", database_url, "--datacenter", name,
+                                 "--province", province, "--uses", str(max(uses.get(name, 1), 1)), "--ttl", ttl)
+        except RuntimeError as exc:
+            raise TokenError(str(exc)) from exc
     return result
