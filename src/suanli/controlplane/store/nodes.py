@@ -6,6 +6,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -148,3 +149,45 @@ async def set_node_status(
         await audit.record(
             connection, now, actor, "node.status", node_id, {"from": row.status, "to": status, "reason": reason}
         )
+
+
+def _summary_columns() -> list:
+    return [
+        nodes.c.id, nodes.c.status, nodes.c.hostname, nodes.c.province_code, datacenters.c.name.label("dc"),
+        nodes.c.room, nodes.c.rack, nodes.c.enrolled_at, nodes.c.last_seen_at, nodes.c.last_seq,
+        nodes.c.inventory_hash, nodes.c.contribution,
+    ]
+
+
+@dataclass(frozen=True)
+class NodeFilter:
+    province: str | None = None
+    datacenter: str | None = None
+    rack: str | None = None
+    status: str | None = None
+    hostname: str | None = None
+
+
+async def list_nodes(engine: AsyncEngine, where: NodeFilter, after_id: str | None, limit: int) -> list[Any]:
+    """One page of nodes ordered by id, starting after `after_id` (keyset paging, stable under writes)."""
+    query = select(*_summary_columns()).join(datacenters, datacenters.c.id == nodes.c.datacenter_id)
+    for name, column in (("province", nodes.c.province_code), ("datacenter", datacenters.c.name),
+                         ("rack", nodes.c.rack), ("status", nodes.c.status), ("hostname", nodes.c.hostname)):
+        if getattr(where, name) is not None:
+            query = query.where(column == getattr(where, name))
+    if after_id is not None:
+        query = query.where(nodes.c.id > after_id)
+    async with engine.connect() as connection:
+        return list((await connection.execute(query.order_by(nodes.c.id).limit(limit))).all())
+
+
+async def get_node(engine: AsyncEngine, node_id: str) -> Any | None:
+    """The node's row with its latest inventory and usage, or None."""
+    query = (
+        select(*_summary_columns(), nodes.c.status_reason, nodes.c.inventory, nodes.c.inventory_changed_at,
+               nodes.c.latest_usage, nodes.c.usage_sent_at)
+        .join(datacenters, datacenters.c.id == nodes.c.datacenter_id)
+        .where(nodes.c.id == node_id)
+    )
+    async with engine.connect() as connection:
+        return (await connection.execute(query)).one_or_none()

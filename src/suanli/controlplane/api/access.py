@@ -1,0 +1,27 @@
+"""Operator access: an API key whose role allows the request (agents never reach these routes)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from suanli.controlplane.appkeys import ENGINE, KEY_AUTH_CACHE
+from suanli.controlplane.auth import bearer_secret
+from suanli.controlplane.errors import ApiError
+from suanli.controlplane.store.keys import role_of_key
+
+OPERATOR_ROLES = ("operator", "admin")
+
+
+async def require_role(request: web.Request, roles: tuple[str, ...] = OPERATOR_ROLES) -> str:
+    """The caller's role when it is one of `roles`: 401 for an unknown key, 403 for another role."""
+    secret = bearer_secret(request)
+    cache = request.app[KEY_AUTH_CACHE]
+    role = cache.get(secret)
+    if role is None:
+        role = await role_of_key(request.app[ENGINE], secret)
+        if role is None:
+            raise ApiError("invalid_api_key")
+        cache.put(secret, role)
+    if role not in roles:
+        raise ApiError("forbidden_role", detail={"role": role, "allowed": list(roles)})
+    return role

@@ -1,0 +1,193 @@
+"""Capacity queries over the live aggregate tables: cost grows with groups, not with nodes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, Table, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from suanli.controlplane.store.tables import (
+    FLOPS_PRECISIONS,
+    NODE_STATUSES,
+    TOTALS_VALUE_COLUMNS,
+    capacity_totals,
+    datacenters,
+    model_totals,
+    network_source_refs,
+    racks,
+)
+from suanli.schema.capacity import (
+    STANDARD_RACK_KW,
+    AcceleratorModelCount,
+    CapacityFigures,
+    CapacityGroup,
+)
+
+# Which aggregate columns define a group; a rack is only unique within its data center.
+GROUP_KEYS: dict[str, tuple[str, ...]] = {
+    "province": ("province",),
+    "datacenter": ("province", "datacenter"),
+    "rack": ("province", "datacenter", "rack"),
+    "accelerator_model": ("vendor", "model"),
+    "vendor": ("vendor",),
+}
+DEFAULT_STATUSES = tuple(s for s in NODE_STATUSES if s != "revoked")
+_FIGURE_COUNTS = [c for c in TOTALS_VALUE_COLUMNS if not c.startswith("flops_") and c != "accelerators"]
+
+
+@dataclass(frozen=True)
+class CapacityQuery:
+    by: str = "province"
+    province: str | None = None
+    datacenter: str | None = None
+    rack: str | None = None
+    accelerator_model: str | None = None
+    vendor: str | None = None
+    statuses: tuple[str, ...] = DEFAULT_STATUSES
+
+    @property
+    def by_accelerator(self) -> bool:
+        """Grouping or filtering by accelerator reads the per-model aggregates."""
+        return self.by in ("accelerator_model", "vendor") or bool(self.accelerator_model or self.vendor)
+
+
+@dataclass
+class _Group:
+    values: dict[str, float] = field(default_factory=lambda: defaultdict(int))
+    models: dict[tuple[str, str, bool], list[int]] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)
+    rated_kw: float | None = None
+
+
+def _filtered(statement: Select, table: Table, query: CapacityQuery) -> Select:
+    for name in ("province", "datacenter", "rack", "vendor"):
+        value = getattr(query, name)
+        if value is not None:
+            statement = statement.where(table.c[name] == value)
+    if query.accelerator_model is not None:
+        statement = statement.where(table.c.model == query.accelerator_model)
+    return statement.where(table.c.status.in_(query.statuses))
+
+
+def _number(column: str, value: Any) -> float:
+    """Exact ints for counts and bytes (PostgreSQL sums them as numeric), floats for FLOPS."""
+    if value is None:
+        return 0
+    return float(value) if column.startswith("flops_") else int(value)
+
+
+async def _group_sums(connection: Any, query: CapacityQuery, groups: dict[tuple, _Group]) -> None:
+    table = model_totals if query.by_accelerator else capacity_totals
+    keys = [table.c[k] for k in GROUP_KEYS[query.by]]
+    sums = [func.sum(table.c[c]).label(c) for c in TOTALS_VALUE_COLUMNS]
+    statement = _filtered(select(*keys, *sums), table, query).group_by(*keys)
+    for row in (await connection.execute(statement)).mappings():
+        key = tuple(row[k] for k in GROUP_KEYS[query.by])
+        if not row["nodes"]:
+            continue  # only nodes that left this group once contributed here
+        group = groups.setdefault(key, _Group())
+        for column in TOTALS_VALUE_COLUMNS:
+            group.values[column] += _number(column, row[column])
+
+
+async def _model_counts(connection: Any, query: CapacityQuery, groups: dict[tuple, _Group]) -> None:
+    table = model_totals
+    keys = [table.c[k] for k in GROUP_KEYS[query.by]]
+    statement = _filtered(
+        select(*keys, table.c.vendor.label("m_vendor"), table.c.model.label("m_model"), table.c.known,
+               func.sum(table.c.accelerators).label("total"),
+               func.sum(table.c.accelerators_in_use).label("in_use")),
+        table, query,
+    ).where(table.c.model != "").group_by(*keys, table.c.vendor, table.c.model, table.c.known)
+    for row in (await connection.execute(statement)).mappings():
+        key = tuple(row[k] for k in GROUP_KEYS[query.by])
+        if key in groups and row["total"]:
+            model = (row["m_vendor"], row["m_model"], bool(row["known"]))
+            groups[key].models[model] = [int(row["total"]), int(row["in_use"] or 0)]
+
+
+async def _network_sources(connection: Any, query: CapacityQuery, groups: dict[tuple, _Group]) -> None:
+    table = network_source_refs
+    keys = [table.c[k] for k in GROUP_KEYS[query.by]]
+    statement = _filtered(
+        select(*keys, table.c.source, func.max(table.c.size_bytes).label("size_bytes")), table, query
+    ).where(table.c.ref_count > 0).group_by(*keys, table.c.source)
+    for row in (await connection.execute(statement)).mappings():
+        key = tuple(row[k] for k in GROUP_KEYS[query.by])
+        if key in groups:
+            groups[key].sources[row["source"]] = int(row["size_bytes"])
+
+
+async def _rated_power(connection: Any, query: CapacityQuery, groups: dict[tuple, _Group]) -> float | None:
+    """Rated kW of registered racks per place group; None when grouping by accelerator."""
+    if query.by_accelerator:
+        return None
+    columns = {"province": datacenters.c.province_code, "datacenter": datacenters.c.name, "rack": racks.c.name}
+    keys = [columns[k] for k in GROUP_KEYS[query.by]]
+    statement = select(*keys, func.sum(racks.c.rated_kw)).join(datacenters).group_by(*keys)
+    for name, column in columns.items():
+        if getattr(query, name) is not None:
+            statement = statement.where(column == getattr(query, name))
+    total_kw = 0.0
+    for *key, kw in (await connection.execute(statement)).all():
+        total_kw += float(kw or 0.0)
+        groups.setdefault(tuple(key), _Group()).rated_kw = float(kw or 0.0)
+    return total_kw
+
+
+def _figures(group: _Group, cls: type[CapacityFigures], **keys: Any) -> CapacityFigures:
+    values = group.values
+    network_bytes = sum(group.sources.values())
+    models = [
+        AcceleratorModelCount(vendor=v, model=m, known=k, total=t, in_use=u)
+        for (v, m, k), (t, u) in sorted(group.models.items())
+    ]
+    return cls(
+        **keys,
+        **{c: int(values.get(c, 0)) for c in _FIGURE_COUNTS},
+        accelerators_total=int(values.get("accelerators", 0)),
+        accelerators=models,
+        unknown_accelerator_models=sorted({m.model for m in models if not m.known}),
+        flops={p: float(values.get(f"flops_{p}", 0.0)) for p in FLOPS_PRECISIONS},
+        storage_network_bytes=network_bytes,
+        storage_bytes=int(values.get("storage_local_bytes", 0)) + network_bytes,
+        rated_kw=group.rated_kw,
+        standard_racks=None if group.rated_kw is None else group.rated_kw / STANDARD_RACK_KW,
+    )
+
+
+def _total(groups: dict[tuple, _Group], rated_kw: float | None) -> _Group:
+    total = _Group(rated_kw=rated_kw)
+    for group in groups.values():
+        for column, value in group.values.items():
+            total.values[column] += value
+        for model, (count, in_use) in group.models.items():
+            entry = total.models.setdefault(model, [0, 0])
+            entry[0] += count
+            entry[1] += in_use
+        for source, size in group.sources.items():
+            total.sources[source] = max(total.sources.get(source, 0), size)  # once across groups
+    return total
+
+
+def _group_keys(by: str, key: tuple) -> dict[str, Any]:
+    names = ["accelerator_model" if k == "model" else k for k in GROUP_KEYS[by]]
+    return {name: (value or None) for name, value in zip(names, key)}
+
+
+async def query_capacity(engine: AsyncEngine, query: CapacityQuery) -> tuple[list[CapacityGroup], CapacityFigures]:
+    """Groups (sorted by key) and the scope's total, in one read transaction."""
+    groups: dict[tuple, _Group] = {}
+    async with engine.connect() as connection:
+        await _group_sums(connection, query, groups)
+        await _model_counts(connection, query, groups)
+        await _network_sources(connection, query, groups)
+        rated_kw = await _rated_power(connection, query, groups)
+    result = [
+        _figures(group, CapacityGroup, **_group_keys(query.by, key))
+        for key, group in sorted(groups.items(), key=lambda item: tuple(str(k) for k in item[0]))
+    ]
+    return result, _figures(_total(groups, rated_kw), CapacityFigures)  # type: ignore[return-value]

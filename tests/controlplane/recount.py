@@ -1,0 +1,65 @@
+"""Aggregates recounted from scratch from the stored inventories, to check the incremental ones."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from suanli.controlplane import contribution as contrib
+from suanli.controlplane.store.aggregates import AggregateDelta
+from suanli.controlplane.store.tables import TOTALS_VALUE_COLUMNS, capacity_totals, datacenters, model_totals, nodes
+from suanli.schema import Inventory, Usage
+
+
+async def recount(engine: AsyncEngine, threshold_percent: float = 5.0) -> AggregateDelta:
+    """Every node's contribution computed afresh from its stored inventory and latest usage."""
+    delta = AggregateDelta()
+    catalog = contrib.DefaultCatalog()
+    async with engine.connect() as connection:
+        rows = (await connection.execute(
+            select(nodes, datacenters.c.name.label("dc")).join(datacenters, datacenters.c.id == nodes.c.datacenter_id)
+        )).all()
+    for row in rows:
+        inventory = Inventory.model_validate_json(row.inventory)
+        usage = Usage.model_validate_json(row.latest_usage) if row.latest_usage else None
+        dims = (row.province_code, row.dc, row.rack, row.status)
+        delta.add(contrib.compute(inventory, dims, contrib.in_use_indexes(usage, threshold_percent), catalog), +1)
+    return delta
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
+
+
+async def stored_totals(engine: AsyncEngine) -> tuple[dict[tuple, dict[str, Any]], dict[tuple, dict[str, Any]]]:
+    async with engine.connect() as connection:
+        capacity = {
+            (r["province"], r["datacenter"], r["rack"], r["status"]): dict(r)
+            for r in (await connection.execute(select(capacity_totals))).mappings()
+        }
+        models = {
+            ((r["province"], r["datacenter"], r["rack"], r["status"]), r["vendor"], r["model"]): dict(r)
+            for r in (await connection.execute(select(model_totals))).mappings()
+        }
+    return capacity, models
+
+
+def mismatches(expected: AggregateDelta, capacity: dict, models: dict) -> list[str]:
+    """Differences between a recount and the stored aggregate rows (rows at zero may linger)."""
+    problems = []
+    pairs = [(k, v, capacity.get(k, {})) for k, v in expected.capacity.items()]
+    pairs += [(k, v, models.get(k, {})) for k, (_, v) in expected.models.items()]
+    for key, values, row in pairs:
+        for column in TOTALS_VALUE_COLUMNS:
+            if not _close(values.get(column, 0), row.get(column, 0)):
+                problems.append(f"{key} {column}: recount {values.get(column, 0)} stored {row.get(column, 0)}")
+    extra = defaultdict(int)
+    for key, row in [*capacity.items(), *models.items()]:
+        if key not in expected.capacity and key not in expected.models and row["nodes"]:
+            extra[key] += row["nodes"]
+    problems += [f"{key}: stored {n} nodes the recount lacks" for key, n in extra.items()]
+    return problems
