@@ -8,6 +8,7 @@ from aiohttp import web
 
 from suanli.controlplane import appkeys, migrate
 from suanli.controlplane.auth import TtlCache
+from suanli.controlplane.certification.service import certification_ctx
 from suanli.controlplane.config import ControlPlaneConfig
 from suanli.controlplane.contribution import DefaultCatalog, FlopsCatalog
 from suanli.controlplane.db import create_engine
@@ -52,6 +53,7 @@ def create_app(config: ControlPlaneConfig, catalog: FlopsCatalog | None = None) 
     app[appkeys.KEY_AUTH_CACHE] = TtlCache(config.auth_cache_ttl_s)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_report_writer)
+    app.cleanup_ctx.append(certification_ctx)
     app.add_routes(ROUTES)
     return app
 

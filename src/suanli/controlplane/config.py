@@ -15,6 +15,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from suanli.controlplane.certification.settings import CertificationSettings
 from suanli.schema import MAX_BATCH_REPORTS
 
 DEFAULT_LISTEN = "127.0.0.1:8440"
@@ -32,7 +33,9 @@ def default_data_dir() -> Path:
 class ControlPlaneConfig(BaseSettings):
     """Everything `suanli serve` needs; each key also settable as `SUANLI_<KEY>`."""
 
-    model_config = SettingsConfigDict(env_prefix="SUANLI_", extra="forbid", toml_file=None)
+    model_config = SettingsConfigDict(
+        env_prefix="SUANLI_", extra="forbid", toml_file=None, env_nested_delimiter="__"
+    )
 
     data_dir: Path = Field(default_factory=default_data_dir)
     # `database` (env SUANLI_DATABASE, the CLI's --database) is what users set; `database_url`
@@ -54,6 +57,8 @@ class ControlPlaneConfig(BaseSettings):
     # How long a node credential / API key lookup is cached in memory (0 disables).
     auth_cache_ttl_s: Annotated[float, Field(ge=0, le=300)] = 5.0
     database_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    # The `[certification]` table (env SUANLI_CERTIFICATION__<KEY>): sweep, signing, check thresholds.
+    certification: CertificationSettings = Field(default_factory=CertificationSettings)
 
     @model_validator(mode="after")
     def _resolve_database_url(self) -> "ControlPlaneConfig":

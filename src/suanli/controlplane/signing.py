@@ -52,6 +52,11 @@ def key_id(public_key: Ed25519PublicKey) -> str:
     return _b64url(hashlib.sha256(canonical.encode()).digest())
 
 
+def public_jwk(kid: str, x: str) -> dict[str, str]:
+    """A public Ed25519 JWK (RFC 8037) from its kid and base64url raw key."""
+    return {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "use": "sig", "alg": ALGORITHM}
+
+
 @dataclass(frozen=True)
 class SigningKey:
     """One Ed25519 key: active while `retired_at` is None, published until `publish_until` after that."""
@@ -68,14 +73,7 @@ class SigningKey:
 
     def public_jwk(self) -> dict[str, str]:
         """The key as a JWK (RFC 8037, OKP / Ed25519)."""
-        return {
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": _b64url(_raw_public(self.public_key)),
-            "kid": self.kid,
-            "use": "sig",
-            "alg": ALGORITHM,
-        }
+        return public_jwk(self.kid, _b64url(_raw_public(self.public_key)))
 
     def is_published(self, now: datetime) -> bool:
         return self.publish_until is None or self.publish_until > now

@@ -1,0 +1,62 @@
+"""The national summary: certified capacity per data center with its standard racks, signed as a JWT."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from suanli.controlplane import signing
+from suanli.controlplane.certification import keystore, store
+from suanli.controlplane.certification.facts import rack_registry
+from suanli.controlplane.racks_import import standard_racks
+from suanli.national.totals import CapacitySum
+from suanli.schema.national import NationalSummary, SignedSummary, SummaryGroup, SupplyFigures
+
+
+def build_summary(
+    issuer: str,
+    now: datetime,
+    live: list[tuple[str, str, str, str]],
+    rated_kw: dict[tuple[str, str], float],
+) -> NationalSummary:
+    """Group live certificates by data center; racks count once each, and only if they hold a certified node."""
+    sums: dict[tuple[str, str], CapacitySum] = defaultdict(CapacitySum)
+    nodes: dict[tuple[str, str], int] = defaultdict(int)
+    racks: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for province, datacenter, rack, capacity_json in live:
+        sums[(province, datacenter)].add(json.loads(capacity_json))
+        nodes[(province, datacenter)] += 1
+        if (datacenter, rack) in rated_kw:
+            racks[(province, datacenter)].add(rack)
+    groups = []
+    for (province, datacenter), total in sorted(sums.items()):
+        kw = sum(rated_kw[(datacenter, rack)] for rack in racks[(province, datacenter)])
+        groups.append(SummaryGroup(
+            province=province, datacenter=datacenter, racks=len(racks[(province, datacenter)]), rated_kw=kw,
+            standard_racks=standard_racks(kw), nodes=nodes[(province, datacenter)], capacity=total.result(),
+        ))
+    everything = CapacitySum()
+    for group in groups:
+        everything.add(group.capacity)
+    totals = SupplyFigures(
+        racks=sum(g.racks for g in groups), rated_kw=sum(g.rated_kw for g in groups),
+        standard_racks=sum(g.standard_racks for g in groups), nodes=sum(g.nodes for g in groups),
+        capacity=everything.result(),
+    )
+    return NationalSummary(issuer=issuer, generated_at=now, groups=groups, totals=totals)
+
+
+async def signed_summary(
+    engine: AsyncEngine, issuer: str, now: datetime, validity: timedelta, passphrase: bytes | None
+) -> SignedSummary:
+    """The summary in clear and as a JWT (claims iss, iat, exp, summary) signed with the active key."""
+    _, rated_kw = await rack_registry(engine)
+    summary = build_summary(issuer, now, await store.live_certificates(engine, now), rated_kw)
+    key = signing.active_key(await keystore.load_keys(engine, now, passphrase))
+    issued_s = int(now.timestamp())
+    claims = {"iss": issuer, "iat": issued_s, "exp": issued_s + int(validity.total_seconds()),
+              "summary": summary.model_dump(mode="json")}
+    return SignedSummary(summary=summary, token=signing.sign_jwt(claims, key))
