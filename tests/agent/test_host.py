@@ -41,6 +41,7 @@ def test_os_release_prefers_pretty_name_and_unquotes() -> None:
     assert parse_os_release('NAME="Ubuntu"\nPRETTY_NAME="Ubuntu 22.04.3 LTS"\n') == "Ubuntu 22.04.3 LTS"
     assert parse_os_release("# comment\nNAME=Alpine\nVERSION='3.19 (edge)'\n") == "Alpine 3.19 (edge)"
     assert parse_os_release("ID=x\n") is None
+    assert parse_os_release('PRETTY_NAME="Distro \\"Quoted\\" 1"\n') == 'Distro "Quoted" 1'
 
 
 def test_boot_time_from_btime() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+READ_CHUNK_BYTES = 65536
+
 
 def read_text(path: Path) -> str | None:
     """The file's text, or None when it is missing, unreadable (root-only DMI) or not a file.
@@ -12,11 +14,21 @@ def read_text(path: Path) -> str | None:
     Kernel attributes vanish (hot-unplug), refuse reads (EINVAL on a down NIC's `speed`) or are
     root-only; each of those means "no value here", not a failed collection.
     """
+    # os.open/os.read skip the buffered text layer: a collection reads ~100 tiny files and this
+    # halves their cost (bench/collect.py).
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    chunks = []
+    try:
+        while chunk := os.read(fd, READ_CHUNK_BYTES):
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", errors="replace")
 
 
 def read_line(path: Path) -> str | None:

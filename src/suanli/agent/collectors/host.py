@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import platform
 import re
-import shlex
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ _DMI_PLACEHOLDERS = {
     "system manufacturer", "0123456789", "123456789", "00000000", "xxxxxxxx", "unknown",
 }
 _MACHINE_ID = re.compile(r"^[0-9a-f]{32}$")
+_SHELL_ESCAPE = re.compile(r"\\([\\$\"'`])")
 
 
 def parse_machine_id(text: str | None) -> str | None:
@@ -47,6 +47,13 @@ def clean_dmi_value(text: str | None) -> str | None:
     return value[:256]
 
 
+def _unquote(value: str) -> str:
+    """An os-release(5) value: optionally quoted, with shell-style backslash escapes inside quotes."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return _SHELL_ESCAPE.sub(r"\1", value[1:-1])
+    return value
+
+
 def parse_os_release(text: str) -> str | None:
     """PRETTY_NAME (else NAME VERSION) from os-release(5) `KEY="value"` lines."""
     values: dict[str, str] = {}
@@ -54,11 +61,7 @@ def parse_os_release(text: str) -> str | None:
         key, sep, raw = line.partition("=")
         if not sep or key.strip().startswith("#"):
             continue
-        try:
-            parts = shlex.split(raw, comments=False, posix=True)
-        except ValueError:
-            parts = [raw.strip().strip("\"'")]
-        values[key.strip()] = " ".join(parts)
+        values[key.strip()] = _unquote(raw.strip())
     if values.get("PRETTY_NAME"):
         return values["PRETTY_NAME"]
     joined = " ".join(v for v in (values.get("NAME"), values.get("VERSION")) if v)
