@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import suanli.controlplane.certification.tables  # noqa: F401 - registers its tables on the shared metadata
 from suanli.controlplane.store.tables import metadata
 
 connection = context.config.attributes["connection"]
