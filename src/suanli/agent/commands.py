@@ -6,13 +6,17 @@ import argparse
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from suanli.agent.enrollment import Enrollment, EnrollmentError, enroll, load_enrollment
 from suanli.agent.logs import configure_logging, log_event, register_secret
-from suanli.agent.sdnotify import Notifier
-from suanli.agent.service import AgentService, Collection, ServiceConfig
 from suanli.agent.state import InstanceLock, StateError, ensure_state_dir
 from suanli.agent.status import status_command
+
+if TYPE_CHECKING:  # the scheduler and HTTP stack load only for `run`, so other commands start fast
+    from suanli.agent.service import Collection, ServiceConfig
+else:
+    Collection = ServiceConfig = Any
 
 # Same status as the CLI's configuration errors; the unit's RestartPreventExitStatus names it so
 # systemd does not restart an agent that cannot work until an admin acts (not enrolled, bad config).
@@ -116,5 +120,8 @@ async def _serve(
     collection_factory: Callable[[ServiceConfig], Collection],
     load_config: Callable[[], ServiceConfig] | None,
 ) -> int:
+    from suanli.agent.sdnotify import Notifier
+    from suanli.agent.service import AgentService
+
     service = AgentService(config, enrollment, collection_factory(config), load_config, Notifier())
     return await service.run()

@@ -171,6 +171,8 @@ class Delivery:
         if not acked:
             return self._fail("acknowledgement names none of the batch's seqs", None)
         self.spool.ack(sorted(acked))
+        if self.backoff.failures:
+            log_event("delivery.resumed", after_failures=self.backoff.failures, depth=self.spool.depth())
         self.backoff.success()
         self.state.last_success_at = time.time()
         self.state.acked_total += len(acked)

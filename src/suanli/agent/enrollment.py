@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aiohttp
 from pydantic import ValidationError
 
 from suanli.agent.logs import log_event, register_secret
 from suanli.agent.state import ensure_state_dir, read_json, write_json
-from suanli.agent.transport import client_session, join_url
 from suanli.schema import EnrollRequest, EnrollResponse, Inventory, utc_now
+
+if TYPE_CHECKING:  # aiohttp is imported when enrolling, so `suanli-agent status` starts fast
+    import aiohttp
 
 ENROLLMENT_FILE = "enrollment.json"
 
@@ -69,6 +71,10 @@ async def request_enrollment(
     session: aiohttp.ClientSession, server_url: str, token: str, inventory: Inventory
 ) -> EnrollResponse:
     """POST /v1/enroll and return the control plane's answer, or raise EnrollmentError with its reason."""
+    import aiohttp
+
+    from suanli.agent.transport import join_url
+
     body = EnrollRequest(token=token, inventory=inventory).model_dump(mode="json", by_alias=True)
     url = join_url(server_url, "/v1/enroll")
     try:
@@ -104,6 +110,8 @@ async def enroll(
     ca_bundle: str | None = None,
 ) -> Enrollment:
     """Enroll this node and store the result; refuse to replace an enrollment unless `force`."""
+    from suanli.agent.transport import client_session
+
     register_secret(token)
     existing = load_enrollment(state_dir)
     if existing is not None and not force:
