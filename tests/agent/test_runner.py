@@ -106,6 +106,31 @@ def test_a_hung_collector_is_not_started_again_until_it_returns() -> None:
     runner.close()
 
 
+def test_overlapping_inventory_and_usage_do_not_look_hung() -> None:
+    entered = threading.Event()
+
+    class Slow(Collector):
+        name = "slow"
+
+        def inventory(self, context: CollectContext) -> dict[str, Any]:
+            entered.set()
+            threading.Event().wait(0.3)
+            return {}
+
+        def usage(self, context: CollectContext) -> dict[str, Any]:
+            return {"cpu_percent": 1.0}
+
+    runner = Runner({"host": Host(), "slow": Slow()}, CONTEXT, timeout_s=5)
+    inventory_thread = threading.Thread(target=runner.inventory)
+    inventory_thread.start()
+    assert entered.wait(5)
+    usage = runner.usage()  # asked while the inventory's slow call may still run
+    inventory_thread.join()
+    assert [(s.name, s.state) for s in usage.collectors] == [("slow", CollectorState.OK)]
+    assert usage.cpu_percent == 1.0
+    runner.close()
+
+
 def test_durations_are_recorded() -> None:
     runner = Runner({"host": Host()}, CONTEXT, timeout_s=5)
     status = runner.inventory().collectors[0]

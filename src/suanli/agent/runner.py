@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
@@ -93,6 +94,9 @@ class Runner:
         self.disabled = list(disabled)
         self._pool = WorkerPool("suanli-collector")
         self._busy: dict[str, Future[_Result]] = {}
+        # The service asks for usage and inventory from separate jobs: one collection at a time, so
+        # a collector still busy in the other phase is never mistaken for a hung one.
+        self._collecting = threading.Lock()
 
     def inventory(self) -> Inventory:
         """One inventory of the host; collectors' failures are in its `collectors` statuses."""
@@ -115,6 +119,10 @@ class Runner:
         self._pool.close()
 
     def _collect(self, phase: str, model: type[BaseModel]) -> tuple[Fragment, list[CollectorStatus]]:
+        with self._collecting:
+            return self._collect_once(phase, model)
+
+    def _collect_once(self, phase: str, model: type[BaseModel]) -> tuple[Fragment, list[CollectorStatus]]:
         started: dict[str, Future[_Result]] = {}
         statuses: dict[str, CollectorStatus] = {}
         for name, collector in self.collectors.items():
