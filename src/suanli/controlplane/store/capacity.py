@@ -132,6 +132,8 @@ async def _rated_power(connection: Any, query: CapacityQuery, groups: dict[tuple
         if getattr(query, name) is not None:
             statement = statement.where(column == getattr(query, name))
     total_kw = 0.0
+    for group in groups.values():
+        group.rated_kw = 0.0  # a place with no registered racks has no rated power
     for *key, kw in (await connection.execute(statement)).all():
         total_kw += float(kw or 0.0)
         groups.setdefault(tuple(key), _Group()).rated_kw = float(kw or 0.0)
