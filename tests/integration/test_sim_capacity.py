@@ -102,3 +102,25 @@ async def test_two_control_planes_on_one_postgresql_agree_with_each_other_and_th
     finally:
         second.stop()
         first.stop()
+
+
+def test_suanli_sim_with_database_mints_its_own_tokens_in_one_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    database_url = f"sqlite:///{tmp_path / 'suanli.db'}"
+    server = _serve(tmp_path, database_url, "serve")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "suanli.sim", "--server", server.url, "--database", database_url, "--nodes", "40",
+             "--datacenters", "3", "--provinces", "CN-SD,CN-JS", "--usage-interval-s", "0", "--cycles", "1",
+             "--json"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        assert result["nodes_enrolled"] == 40
+        key = admin("key", "create", "--database", database_url, "--role", "operator")
+        answer = _capacity(server.url, key, "datacenter")
+        assert answer["total"]["nodes"] == 40
+        assert {g["datacenter"] for g in answer["groups"]} == set(result["ledger"]["by_datacenter"])
+    finally:
+        server.stop()

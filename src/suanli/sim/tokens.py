@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
-
-from suanli.sim.processes import admin
 
 
 class TokenError(ValueError):
@@ -51,14 +51,26 @@ def read_tokens_file(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     return tokens, provinces
 
 
-def create_tokens(database_url: str, datacenters: Sequence[tuple[str, str]], uses: dict[str, int],
-                  ttl: str = "24h") -> dict[str, str]:
-    """Mint one token per data center with `suanli token create` on the database (secret = last line)."""
-    result = {}
-    for name, province in datacenters:
-        try:
-            result[name] = admin("token", "create", "--database", database_url, "--datacenter", name,
-                                 "--province", province, "--uses", str(max(uses.get(name, 1), 1)), "--ttl", ttl)
-        except RuntimeError as exc:
-            raise TokenError(str(exc)) from exc
-    return result
+async def create_tokens_async(database_url: str, datacenters: Sequence[tuple[str, str]], uses: dict[str, int],
+                              ttl: timedelta = timedelta(hours=24)) -> dict[str, str]:
+    """Mint one token per data center through the control plane's store, as `suanli token create` does
+    (migrating the database first), but in one process: a hundred data centers take a second, not minutes."""
+    try:
+        from suanli.controlplane import migrate
+        from suanli.controlplane.db import create_engine
+        from suanli.controlplane.store.tokens import create_token
+        from suanli.schema import utc_now
+    except ImportError as exc:  # the agent-only install lacks the control plane's extra
+        raise TokenError(f"--database needs the control plane installed (suanli[controlplane]): {exc}") from exc
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+        return {name: (await create_token(engine, name, province, ttl, max(uses.get(name, 1), 1), utc_now(),
+                                          actor="suanli sim")).secret
+                for name, province in datacenters}
+    finally:
+        await engine.dispose()
+
+
+def create_tokens(database_url: str, datacenters: Sequence[tuple[str, str]], uses: dict[str, int]) -> dict[str, str]:
+    return asyncio.run(create_tokens_async(database_url, datacenters, uses))
