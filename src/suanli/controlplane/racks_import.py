@@ -47,6 +47,7 @@ class RackRecord:
     height_u: int
     room: str | None = None
     province: str | None = None
+    row: int = field(default=0, compare=False)  # where it came from, for error messages
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,9 @@ def _province(value: Any) -> str | None:
     return province
 
 
-def _record(raw: Mapping[str, Any]) -> RackRecord:
+def _record(raw: Mapping[str, Any], row: int) -> RackRecord:
     return RackRecord(
+        row=row,
         datacenter=_text(raw.get("datacenter"), "datacenter", required=True) or "",
         name=_text(raw.get("name"), "name", required=True) or "",
         rated_kw=_rated_kw(raw.get("rated_kw")),
@@ -127,7 +129,7 @@ def _collect(rows: Iterable[tuple[int, Mapping[str, Any] | _RowInvalid]]) -> Imp
         try:
             if isinstance(raw, _RowInvalid):
                 raise raw
-            record = _record(raw)
+            record = _record(raw, row_number)
         except _RowInvalid as invalid:
             result.errors.append(RowError(row_number, invalid.field, invalid.message))
             continue
