@@ -84,6 +84,40 @@ def _run_key_create(args: argparse.Namespace) -> int:
     return asyncio.run(key_create(args))
 
 
+def _racks_import_options(parser: argparse.ArgumentParser) -> None:
+    from suanli.controlplane.certification.commands import configure_racks_import
+
+    configure_racks_import(parser)
+
+
+def _run_racks_import(args: argparse.Namespace) -> int:
+    from suanli.controlplane.certification.commands import racks_import
+
+    return asyncio.run(racks_import(args))
+
+
+def _signing_key_options(parser: argparse.ArgumentParser) -> None:
+    _database_options(parser)
+
+
+def _run_signing_key_rotate(args: argparse.Namespace) -> int:
+    from suanli.controlplane.certification.commands import signing_key_rotate
+
+    return asyncio.run(signing_key_rotate(args))
+
+
+def _national_pull_options(parser: argparse.ArgumentParser) -> None:
+    from suanli.national.cli import configure_pull
+
+    configure_pull(parser)
+
+
+def _run_national_pull(args: argparse.Namespace) -> int:
+    from suanli.national.cli import run_pull_command
+
+    return run_pull_command(args)
+
+
 # Other commands join this table (racks import, signing-key rotate, national pull, certs, sim, node show).
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand(("serve",), "run the control plane", _serve_options, _run_serve),
@@ -93,6 +127,12 @@ SUBCOMMANDS: list[Subcommand] = [
     Subcommand(("key", "create"), "create an API key (secret on the last line)", _key_options, _run_key_create),
     Subcommand(("capacity",), "live capacity from a server", client.configure_capacity, client.run_capacity),
     Subcommand(("nodes",), "nodes of a server", client.configure_nodes, client.run_nodes),
+    Subcommand(("racks", "import"), "register racks from CSV or a NetBox export", _racks_import_options,
+               _run_racks_import),
+    Subcommand(("signing-key", "rotate"), "make a new certificate signing key active", _signing_key_options,
+               _run_signing_key_rotate),
+    Subcommand(("national", "pull"), "pull certified supply from control planes and add it up",
+               _national_pull_options, _run_national_pull),
 ]
 
 
