@@ -16,6 +16,7 @@ from pydantic_settings import (
 )
 
 from suanli.controlplane.certification.settings import CertificationSettings
+from suanli.controlplane.dashboard.settings import DashboardSettings
 from suanli.schema import MAX_BATCH_REPORTS
 
 DEFAULT_LISTEN = "127.0.0.1:8440"
@@ -59,6 +60,8 @@ class ControlPlaneConfig(BaseSettings):
     database_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
     # The `[certification]` table (env SUANLI_CERTIFICATION__<KEY>): sweep, signing, check thresholds.
     certification: CertificationSettings = Field(default_factory=CertificationSettings)
+    # The `[dashboard]` table (env SUANLI_DASHBOARD__<KEY>): session cookies, utilisation history.
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @model_validator(mode="after")
     def _resolve_database_url(self) -> "ControlPlaneConfig":

@@ -1,4 +1,8 @@
-"""Operator access: an API key whose role allows the request (agents never reach these routes)."""
+"""Operator access: an API key whose role allows the request (agents never reach these routes).
+
+The key comes as `Authorization: Bearer <key>`, or, for the dashboard's browser, as the session
+cookie its login set (a request with an Authorization header is judged by that header alone).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from aiohttp import web
 
 from suanli.controlplane.appkeys import ENGINE, KEY_AUTH_CACHE
 from suanli.controlplane.auth import bearer_secret
+from suanli.controlplane.dashboard.sessions import session_role
 from suanli.controlplane.errors import ApiError
 from suanli.controlplane.store.keys import role_of_key
 
@@ -14,6 +19,10 @@ OPERATOR_ROLES = ("operator", "admin")
 
 async def require_role(request: web.Request, roles: tuple[str, ...] = OPERATOR_ROLES) -> str:
     """The caller's role when it is one of `roles`: 401 for an unknown key, 403 for another role."""
+    if "Authorization" not in request.headers:
+        role = await session_role(request)
+        if role is not None:
+            return _allowed(role, roles)
     secret = bearer_secret(request)
     cache = request.app[KEY_AUTH_CACHE]
     role = cache.get(secret)
@@ -22,6 +31,10 @@ async def require_role(request: web.Request, roles: tuple[str, ...] = OPERATOR_R
         if role is None:
             raise ApiError("invalid_api_key")
         cache.put(secret, role)
+    return _allowed(role, roles)
+
+
+def _allowed(role: str, roles: tuple[str, ...]) -> str:
     if role not in roles:
         raise ApiError("forbidden_role", detail={"role": role, "allowed": list(roles)})
     return role
