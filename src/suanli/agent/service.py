@@ -105,7 +105,7 @@ class AgentService:
         self._last_inventory_hash: str | None = None
         self._usage_collectors: list[dict[str, Any]] = []
         self._inventory_collectors: list[dict[str, Any]] = []
-        self._cycles = 0
+        self._delivery_failing: bool | None = None
 
     # -- cycles (also called directly by tests and the footprint benchmark) ----------------------
 
@@ -116,7 +116,6 @@ class AgentService:
         self._last_usage_at = time.time()
         self._last_progress = time.monotonic()
         self._usage_collectors = [c.model_dump(mode="json") for c in usage.collectors]
-        self._cycles += 1
         self._after_cycle()
         return seq
 
@@ -144,7 +143,11 @@ class AgentService:
             raise RuntimeError("service not started")
         async with self._delivery_lock:
             outcome = await self.delivery.drain(ignore_backoff=ignore_backoff)
-        if outcome not in (Outcome.IDLE, Outcome.WAITING):
+        # Snapshots follow every collection; after a delivery only when it turned from failing to
+        # working or back, so steady operation costs one status write per report, not two.
+        failing = outcome is Outcome.FAILED
+        if outcome not in (Outcome.IDLE, Outcome.WAITING) and failing != self._delivery_failing:
+            self._delivery_failing = failing
             self.write_status()
         return outcome
 
@@ -176,6 +179,20 @@ class AgentService:
 
     async def start(self) -> None:
         """Open the HTTP session and schedule the jobs; inventory and usage run at once."""
+        self.open()
+        config = self.config
+        self.scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1})
+        self._schedule(config, first_run=True)
+        self.scheduler.start()
+        assert self.delivery is not None
+        log_event(
+            "agent.start", node_id=self.enrollment.node_id, server=self.delivery.server_url,
+            usage_interval_s=config.usage_interval_s, last_seq=self.spool.stats().last_seq,
+            spool_depth=self.spool.depth(),
+        )
+
+    def open(self) -> None:
+        """Create the HTTP session and the delivery (the cycles can then be driven directly)."""
         config = self.config
         session = client_session(config.request_timeout_s, config.tls_verify, config.ca_bundle)
         self.delivery = Delivery(
@@ -186,14 +203,6 @@ class AgentService:
             self.enrollment.credential,
             config.batch_max_reports,
             Backoff(base_s=max(1.0, config.delivery_interval_s), cap_s=MAX_BACKOFF_S),
-        )
-        self.scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1})
-        self._schedule(config, first_run=True)
-        self.scheduler.start()
-        log_event(
-            "agent.start", node_id=self.enrollment.node_id, server=self.delivery.server_url,
-            usage_interval_s=config.usage_interval_s, last_seq=self.spool.stats().last_seq,
-            spool_depth=self.spool.depth(),
         )
 
     def _server_url(self, config: ServiceConfig) -> str:

@@ -64,7 +64,6 @@ class SpooledReport:
 class SpoolStats:
     depth: int
     size_bytes: int
-    inventory_depth: int
     last_seq: int
     dropped_usage: int
     rejected: int
@@ -94,6 +93,7 @@ class Spool:
         self._count = 0
         self._bytes = 0
         self._recovered = 0
+        self._meta: dict[str, int] = {}
         self._reserved_cache: int | None = None
         self.open()
 
@@ -126,6 +126,7 @@ class Spool:
             self._init_seq(conn)
             self._count, self._bytes = conn.execute("SELECT count(*), total(size_bytes) FROM reports").fetchone()
             self._bytes = int(self._bytes)
+            self._meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         except BaseException:
             conn.close()
             raise
@@ -216,6 +217,8 @@ class Spool:
             raise
         self._count += 1 - dropped_rows
         self._bytes += size - dropped_bytes
+        self._meta["last_seq"] = seq
+        self._meta["dropped_usage"] = self._meta.get("dropped_usage", 0) + dropped_rows
         if dropped_rows:
             log_event("spool.full", 30, dropped_usage=dropped_rows, depth=self._count, size_bytes=self._bytes)
         return seq
@@ -308,6 +311,7 @@ class Spool:
             )
             removed, removed_bytes = self._remove_rows(conn, seqs)
             self._bump(conn, "rejected", removed)
+            self._meta["rejected"] = self._meta.get("rejected", 0) + removed
             conn.execute(
                 "DELETE FROM rejected WHERE seq NOT IN (SELECT seq FROM rejected ORDER BY seq DESC LIMIT ?)",
                 (REJECTED_KEPT,),
@@ -330,17 +334,12 @@ class Spool:
         return self._count
 
     def stats(self) -> SpoolStats:
-        return self._guard(self._stats, self._stats)
-
-    def _stats(self) -> SpoolStats:
-        meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
-        inventory = self.conn.execute("SELECT count(*) FROM reports WHERE kind='inventory'").fetchone()[0]
+        """Counters kept in memory beside the database (this process is the spool's only writer)."""
         return SpoolStats(
             depth=self._count,
             size_bytes=self._bytes,
-            inventory_depth=inventory,
-            last_seq=meta.get("last_seq", 0),
-            dropped_usage=meta.get("dropped_usage", 0),
-            rejected=meta.get("rejected", 0),
+            last_seq=self._meta.get("last_seq", 0),
+            dropped_usage=self._meta.get("dropped_usage", 0),
+            rejected=self._meta.get("rejected", 0),
             recovered_corrupt=self._recovered,
         )
