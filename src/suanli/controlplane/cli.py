@@ -118,6 +118,18 @@ def _run_national_pull(args: argparse.Namespace) -> int:
     return run_pull_command(args)
 
 
+def _sim_options(parser: argparse.ArgumentParser) -> None:
+    from suanli.sim.options import add_arguments
+
+    add_arguments(parser)
+
+
+def _run_sim(args: argparse.Namespace) -> int:
+    from suanli.sim.cli import run
+
+    return run(args)
+
+
 # Other commands join this table (racks import, signing-key rotate, national pull, certs, sim, node show).
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand(("serve",), "run the control plane", _serve_options, _run_serve),
@@ -133,6 +145,7 @@ SUBCOMMANDS: list[Subcommand] = [
                _run_signing_key_rotate),
     Subcommand(("national", "pull"), "pull certified supply from control planes and add it up",
                _national_pull_options, _run_national_pull),
+    Subcommand(("sim",), "simulate a fleet of agents against a control plane", _sim_options, _run_sim),
 ]
 
 
