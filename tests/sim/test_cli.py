@@ -70,3 +70,10 @@ async def test_a_run_as_a_process_reports_json_and_exits_zero(tmp_path: Path) ->
     assert set(result["ledger"]["by_province"]) == {"CN-SD", "CN-JS"}
     assert dict(state.enrolled_in) == {"dc-a": 15, "dc-b": 15}
     assert all(seqs == [1, 2, 3] for seqs in state.seqs.values())
+
+
+def test_suanli_sim_is_a_subcommand_of_the_control_plane_cli(capsys) -> None:
+    from suanli.controlplane.cli import main as suanli_main
+
+    assert suanli_main(["sim", "--plan-only", "--nodes", "12", "--datacenters", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["ledger"]["totals"]["nodes"] == 12
