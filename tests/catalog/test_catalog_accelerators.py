@@ -49,6 +49,12 @@ MATCH_TABLE = [
     ("huawei", "910B3", 65536 * MIB, "huawei-ascend-910b3"),
     ("huawei", "Ascend910B1", None, "huawei-ascend-910b1"),
     ("huawei", "Ascend 910B4", 32768 * MIB, "huawei-ascend-910b4"),
+    ("hygon", "K100_AI", 65520 * MIB, "hygon-dcu-k100-ai-64gb"),
+    ("hygon", "Z100", 32752 * MIB, "hygon-dcu-z100-32gb"),
+    ("hygon", "Z100L", None, "hygon-dcu-z100-32gb"),
+    ("cambricon", "MLU370-X8", None, "cambricon-mlu370-x8-48gb"),
+    ("cambricon", "MLU370-S4", 24576 * MIB, "cambricon-mlu370-s4-24gb"),
+    ("cambricon", "MLU590", None, "cambricon-mlu590"),
     # One name, several entries: memory picks the one that fits, or the model stays unknown.
     ("huawei", "910B", 32768 * MIB, "huawei-ascend-910b4"),
     ("huawei", "910B", 65536 * MIB, None),
@@ -98,6 +104,7 @@ def test_required_models_are_present() -> None:
         "nvidia-l40s-48gb", "nvidia-l20-48gb", "nvidia-l4-24gb", "nvidia-v100-sxm2-16gb",
         "nvidia-v100-sxm2-32gb", "nvidia-v100-pcie-16gb", "nvidia-geforce-rtx-4090-24gb",
         "huawei-ascend-910b1", "huawei-ascend-910b2", "huawei-ascend-910b3", "huawei-ascend-910b4",
+        "hygon-dcu-k100-64gb", "hygon-dcu-z100-32gb", "cambricon-mlu370-x8-48gb", "cambricon-mlu590",
     }
     assert required <= keys, required - keys
 
@@ -128,3 +135,11 @@ def test_normalize_model_name() -> None:
     assert normalize_model_name("nvidia", "Tesla V100-PCIE-16GB") == "v100 pcie 16gb"
     assert normalize_model_name("huawei", "Ascend910B3") == "910b3"
     assert normalize_model_name("nvidia", "NVIDIA_NVL") == "nvl"
+
+
+def test_entries_without_datasheet_figures_are_null_not_zero() -> None:
+    mlu590 = spec_by_key("cambricon-mlu590")
+    assert mlu590.memory_bytes is None and set(mlu590.peak_flops.values()) == {None}
+    assert not memory_consistent(mlu590, 80 * GIB)  # unknown size cannot be confirmed
+    assert spec_by_key("huawei-ascend-910b3").peak_flops["fp16"] is None
+    assert spec_by_key("cambricon-mlu370-x8-48gb").peak_flops["fp16"] == pytest.approx(96e12)
