@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
-from suanli.agent.backends.ascend_parse import NpuRow, parse_key_values, parse_npu_smi_info
+from suanli.agent.backends.ascend_parse import NpuRow, NpuSmiInfo, parse_key_values, parse_npu_smi_info
 from suanli.agent.backends.base import AcceleratorBackend, BackendInventory, BackendUnavailable, available, unavailable
 from suanli.agent.backends.tool import ToolRunner
 from suanli.schema import Accelerator, AcceleratorUsage, AcceleratorVendor
 
 TOOL = "npu-smi"
 MIB = 2**20
+# Board and chip queries run side by side: one npu-smi call takes a few hundred ms on a loaded
+# node, and 16 of them in a row would not fit the collector's timeout on first inventory.
+BOARD_QUERY_WORKERS = 8
 # npu-smi health values: OK, Warning, Alarm, Critical, UNKNOWN. Warning is informational (a minor alarm
 # such as a fan or a config note) and leaves the NPU usable; the others mean it cannot be relied on.
 USABLE_HEALTH = ("OK", "Warning")
@@ -50,32 +54,42 @@ class AscendBackend(AcceleratorBackend):
         self._runner = runner or ToolRunner()
         self._facts: dict[tuple[int, int], tuple[dict[str, str], dict[str, str]]] = {}
 
-    def _overview(self):
+    def _overview(self) -> tuple[str, NpuSmiInfo]:
         executable = self._runner.find([TOOL])
         if executable is None:
             raise BackendUnavailable(f"{TOOL} not found (no Ascend driver installed)")
         return executable, parse_npu_smi_info(self._runner.run(executable, ["info"]))
 
-    def _board_facts(self, executable: str, row: NpuRow) -> tuple[dict[str, str], dict[str, str]]:
-        key = (row.npu_id, row.chip_id or 0)
-        if key not in self._facts:
-            try:
-                board = parse_key_values(self._runner.run(executable, ["info", "-t", "board", "-i", str(row.npu_id)]))
-                chip = parse_key_values(self._runner.run(
-                    executable, ["info", "-t", "board", "-i", str(row.npu_id), "-c", str(row.chip_id or 0)]))
-            except BackendUnavailable:
-                return {}, {}  # try again next inventory; the overview still describes the NPU
-            self._facts[key] = (board, chip)
-        return self._facts[key]
+    def _query_facts(self, executable: str, key: tuple[int, int]) -> None:
+        npu, chip_id = key
+        try:
+            board = parse_key_values(self._runner.run(executable, ["info", "-t", "board", "-i", str(npu)]))
+            chip = parse_key_values(
+                self._runner.run(executable, ["info", "-t", "board", "-i", str(npu), "-c", str(chip_id)]))
+        except BackendUnavailable:
+            return  # asked again at the next inventory; the overview still describes the NPU
+        self._facts[key] = (board, chip)
+
+    def _fetch_facts(self, executable: str, rows: tuple[NpuRow, ...]) -> None:
+        """Read board and chip facts of chips not seen before (they never change while the agent runs)."""
+        missing = {(row.npu_id, row.chip_id or 0) for row in rows if row.complete} - set(self._facts)
+        if not missing:
+            return
+        with ThreadPoolExecutor(max_workers=min(BOARD_QUERY_WORKERS, len(missing))) as pool:
+            list(pool.map(lambda key: self._query_facts(executable, key), sorted(missing)))
+
+    def _facts_of(self, row: NpuRow) -> tuple[dict[str, str], dict[str, str]]:
+        return self._facts.get((row.npu_id, row.chip_id or 0), ({}, {}))
 
     def inventory(self) -> BackendInventory:
         try:
             executable, info = self._overview()
         except BackendUnavailable as exc:
             return unavailable(self.name, exc.reason)
+        self._fetch_facts(executable, info.rows)
         devices = []
         for position, row in enumerate(info.rows):
-            board, chip = self._board_facts(executable, row) if row.complete else ({}, {})
+            board, chip = self._facts_of(row) if row.complete else ({}, {})
             devices.append(Accelerator(
                 vendor=AcceleratorVendor.HUAWEI,
                 index=_index(row, position),
@@ -93,7 +107,7 @@ class AscendBackend(AcceleratorBackend):
         _executable, info = self._overview()
         samples = []
         for position, row in enumerate(info.rows):
-            board, chip = self._facts.get((row.npu_id, row.chip_id or 0), ({}, {}))
+            board, chip = self._facts_of(row)
             used_mib = row.hbm_used_mib if row.hbm_total_mib else row.memory_used_mib
             samples.append(AcceleratorUsage(
                 index=_index(row, position),
