@@ -11,8 +11,10 @@ from suanli.controlplane.auth import TtlCache
 from suanli.controlplane.certification.service import certification_ctx
 from suanli.controlplane.config import ControlPlaneConfig
 from suanli.controlplane.contribution import DefaultCatalog, FlopsCatalog
+from suanli.controlplane.dashboard.context import dashboard_ctx
 from suanli.controlplane.db import create_engine
 from suanli.controlplane.errors import error_middleware
+from suanli.controlplane.metrics import METRICS, Metrics, metrics_ctx, metrics_middleware
 from suanli.controlplane.routes import ROUTES
 from suanli.controlplane.store.reports import IngestPolicy, ingest
 from suanli.controlplane.writer import GroupCommitter
@@ -46,14 +48,17 @@ async def _report_writer(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(config: ControlPlaneConfig, catalog: FlopsCatalog | None = None) -> web.Application:
     """The control-plane app; resources open on startup and close on cleanup, in order."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=config.max_body_bytes)
+    app = web.Application(middlewares=[error_middleware, metrics_middleware], client_max_size=config.max_body_bytes)
     app[appkeys.CONFIG] = config
     app[appkeys.CATALOG] = catalog or DefaultCatalog()
+    app[METRICS] = Metrics()
     app[appkeys.NODE_AUTH_CACHE] = TtlCache(config.auth_cache_ttl_s)
     app[appkeys.KEY_AUTH_CACHE] = TtlCache(config.auth_cache_ttl_s)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_report_writer)
     app.cleanup_ctx.append(certification_ctx)
+    app.cleanup_ctx.append(metrics_ctx)
+    app.cleanup_ctx.append(dashboard_ctx)
     app.add_routes(ROUTES)
     return app
 

@@ -8,6 +8,7 @@ from suanli.controlplane.api.parsing import model_response, parse_body
 from suanli.controlplane.appkeys import CONFIG, ENGINE, NODE_AUTH_CACHE, REPORT_WRITER
 from suanli.controlplane.auth import bearer_secret
 from suanli.controlplane.errors import ApiError
+from suanli.controlplane.metrics import METRICS
 from suanli.controlplane.store.nodes import NodeIdentity, check_location, node_for_credential
 from suanli.controlplane.store.reports import IngestItem
 from suanli.schema import ReportBatch
@@ -49,4 +50,5 @@ async def post_reports(request: web.Request) -> web.Response:
     result = await request.app[REPORT_WRITER].submit(IngestItem(node, batch.reports))
     if isinstance(result, ApiError):
         raise result
+    request.app[METRICS].observe_ack(result)
     return model_response(result)

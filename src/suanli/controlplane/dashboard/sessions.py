@@ -21,6 +21,8 @@ from suanli.controlplane.dashboard.session_store import role_of_key_id
 
 COOKIE_NAME = "suanli_session"
 _VERSION = "s1"
+# Cookies this process saw logged out (value → expiry), refused until they would have expired anyway.
+LOGGED_OUT = web.AppKey("dashboard_logged_out", dict)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def verify(secret: bytes, value: str, now_s: float | None = None) -> Session | N
 async def session_role(request: web.Request) -> str | None:
     """The role behind the request's session cookie, or None when there is no valid session."""
     value = request.cookies.get(COOKIE_NAME)
-    if not value:
+    if not value or value in request.app.get(LOGGED_OUT, {}):
         return None
     session = verify(request.app[CONFIG].dashboard.signing_secret, value)
     if session is None:
@@ -83,5 +85,15 @@ def set_cookie(response: web.StreamResponse, request: web.Request, value: str) -
     )
 
 
-def clear_cookie(response: web.StreamResponse) -> None:
+def log_out(request: web.Request, response: web.StreamResponse) -> None:
+    """Forget the cookie in the browser and refuse it here even if a copy of it turns up."""
+    value = request.cookies.get(COOKIE_NAME)
+    logged_out = request.app.get(LOGGED_OUT)
+    if value and logged_out is not None:
+        now_s = time.time()
+        for stale in [v for v, expires_s in logged_out.items() if expires_s <= now_s]:
+            del logged_out[stale]
+        session = verify(request.app[CONFIG].dashboard.signing_secret, value)
+        if session is not None:
+            logged_out[value] = session.expires_at_s
     response.del_cookie(COOKIE_NAME, path="/")
