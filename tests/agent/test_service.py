@@ -15,9 +15,12 @@ from conftest import free_tcp_port
 from fakes.agent_collection import FakeCollection, agent_config
 from fakes.control_plane import CREDENTIAL, NODE_ID, FakeControlPlane
 
+from suanli.agent.cli import main
+from suanli.agent.commands import EXIT_CONFIG, run_command
 from suanli.agent.enrollment import Enrollment
 from suanli.agent.sdnotify import Notifier
 from suanli.agent.service import AgentService, ServiceSignal
+from suanli.agent.state import InstanceLock
 from suanli.agent.status import STATUS_FILE
 
 FAST = dict(usage_interval_s=0.1, delivery_interval_s=0.1, inventory_interval_s=900.0, jitter_fraction=0.0)
@@ -151,3 +154,20 @@ async def test_ready_is_sent_after_the_first_cycle_and_stopping_on_exit(
     listener.close()
     assert messages[-1] == b"STOPPING=1"
     assert sum(m.startswith(b"READY=1") for m in messages) == 1
+
+
+def test_run_without_enrollment_is_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / "agent.toml").write_text("")
+    assert main(["run", "--state-dir", str(tmp_path / "state"), "--config", str(tmp_path / "agent.toml")]) == 2
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700  # got as far as the state dir
+    (tmp_path / "agent.toml").write_text("usage_interval_s = 0\n")  # below the allowed minimum
+    assert main(["run", "--state-dir", str(tmp_path / "state"), "--config", str(tmp_path / "agent.toml")]) == 2
+
+
+def test_second_agent_on_a_held_state_dir_exits_with_configuration_error(tmp_path: Path) -> None:
+    holder = InstanceLock(tmp_path)
+    holder.acquire()
+    try:
+        assert run_command(agent_config(tmp_path), lambda config: FakeCollection()) == EXIT_CONFIG
+    finally:
+        holder.release()

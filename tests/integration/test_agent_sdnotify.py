@@ -65,6 +65,8 @@ async def test_agent_process_notifies_ready_watchdog_and_stopping(
     try:
         await receive_until(sock, messages, "READY=1")
         await receive_until(sock, messages, "WATCHDOG=1", count=2)
+        agent.send_signal(signal.SIGHUP)  # reload: RELOADING=1, then READY=1 again
+        await receive_until(sock, messages, "READY=1", count=2)
         agent.send_signal(signal.SIGTERM)
         await receive_until(sock, messages, "STOPPING=1")
         async with asyncio.timeout(60):
@@ -77,6 +79,8 @@ async def test_agent_process_notifies_ready_watchdog_and_stopping(
     log = stderr.decode()
     assert agent.returncode == 0, log
     assert messages.index("STOPPING=1") > messages.index("WATCHDOG=1")
+    assert any(m.startswith("RELOADING=1") for m in messages)
+    assert "event=config.reloaded" in log
     assert any(r["kind"] == "usage" for r in plane.stored.values()), log
     assert "event=agent.ready" in log and "event=agent.stopped" in log
     assert CREDENTIAL not in log

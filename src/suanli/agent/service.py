@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
+import random
 import signal
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -216,13 +217,15 @@ class AgentService:
         jobs = (
             ("usage", self._job(self.usage_cycle), config.usage_interval_s, now),
             ("inventory", self._job(self.inventory_cycle), check_s, now),
-            ("delivery", self._job(self.delivery_cycle), config.delivery_interval_s, None),
+            # The first delivery lands anywhere in its first interval: agents of a data center that
+            # restarted together spread their first requests instead of arriving in one second.
+            ("delivery", self._job(self.delivery_cycle), config.delivery_interval_s,
+             now + timedelta(seconds=random.uniform(0.0, config.delivery_interval_s))),
         )
         for job_id, function, interval_s, first in jobs:
             trigger = IntervalTrigger(seconds=interval_s, jitter=interval_s * config.jitter_fraction)
             if first_run:
-                kwargs = {"next_run_time": first} if first is not None else {}
-                self.scheduler.add_job(function, trigger, id=job_id, misfire_grace_time=None, **kwargs)
+                self.scheduler.add_job(function, trigger, id=job_id, misfire_grace_time=None, next_run_time=first)
             else:
                 self.scheduler.reschedule_job(job_id, trigger=trigger)
 
