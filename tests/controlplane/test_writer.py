@@ -17,14 +17,15 @@ async def test_concurrent_writes_share_a_transaction_and_failures_are_isolated(t
     async with engine.begin() as connection:
         await connection.execute(text("CREATE TABLE t (v INTEGER PRIMARY KEY)"))
 
-    async def write(connection, items: list[int]) -> list[int]:  # noqa: ANN001
-        for item in items:
-            if item < 0:
-                raise ValueError("negative")
-            await connection.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": item})
+    async def write(items: list[int]) -> list[int]:
+        async with engine.begin() as connection:
+            for item in items:
+                if item < 0:
+                    raise ValueError("negative")
+                await connection.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": item})
         return [item * 10 for item in items]
 
-    writer: GroupCommitter[int, int] = GroupCommitter(engine, write, max_items=100)
+    writer: GroupCommitter[int, int] = GroupCommitter(write, max_items=100)
     writer.start()
     results = await asyncio.gather(*(writer.submit(i) for i in range(10)))
     assert results == [i * 10 for i in range(10)] and writer.transactions == 1

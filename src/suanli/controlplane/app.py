@@ -12,13 +12,14 @@ from suanli.controlplane.certification.service import certification_ctx
 from suanli.controlplane.config import ControlPlaneConfig
 from suanli.controlplane.contribution import DefaultCatalog, FlopsCatalog
 from suanli.controlplane.dashboard.context import dashboard_ctx
-from suanli.controlplane.db import create_engine
-from suanli.controlplane.errors import error_middleware
+from suanli.controlplane.db import SyncTransactions, create_engine
+from suanli.controlplane.errors import ApiError, error_middleware
 from suanli.controlplane.metrics import METRICS, Metrics, metrics_ctx, metrics_middleware
+from suanli.controlplane.ratelimit import limits_from_config, rate_limit_middleware
 from suanli.controlplane.routes import ROUTES
-from suanli.controlplane.store.reports import IngestPolicy, ingest
+from suanli.controlplane.store.reports import IngestItem, IngestPolicy, ingest
 from suanli.controlplane.writer import GroupCommitter
-from suanli.schema import utc_now
+from suanli.schema import BatchAck, utc_now
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -35,20 +36,26 @@ async def _report_writer(app: web.Application) -> AsyncIterator[None]:
     """The group-commit writer of report batches; drains its queue before the engine closes."""
     config = app[appkeys.CONFIG]
     policy = IngestPolicy(config.in_use_threshold_percent, app[appkeys.CATALOG])
+    transactions = SyncTransactions(config.database_url, app[appkeys.ENGINE])
 
-    async def write(connection, items):  # noqa: ANN001, ANN202 - the writer's callback
-        return await ingest(connection, items, utc_now(), policy)
+    async def write_group(items: list[IngestItem]) -> list[BatchAck | ApiError]:
+        return await transactions.run(ingest, items, utc_now(), policy)
 
-    writer = GroupCommitter(app[appkeys.ENGINE], write, config.group_commit_max_requests)
+    writer: GroupCommitter[IngestItem, BatchAck | ApiError] = GroupCommitter(
+        write_group, config.group_commit_max_requests
+    )
     writer.start()
     app[appkeys.REPORT_WRITER] = writer
     yield
     await writer.stop()
+    await transactions.close()
 
 
 def create_app(config: ControlPlaneConfig, catalog: FlopsCatalog | None = None) -> web.Application:
     """The control-plane app; resources open on startup and close on cleanup, in order."""
-    app = web.Application(middlewares=[error_middleware, metrics_middleware], client_max_size=config.max_body_bytes)
+    # The rate limit is outermost: it sees the status error_middleware rendered (401s count per address).
+    middlewares = [rate_limit_middleware(limits_from_config(config)), error_middleware, metrics_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=config.max_body_bytes)
     app[appkeys.CONFIG] = config
     app[appkeys.CATALOG] = catalog or DefaultCatalog()
     app[METRICS] = Metrics()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+T = TypeVar("T")
 
 
 class DatabaseUrlError(ValueError):
@@ -57,3 +63,38 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
+
+
+class SyncTransactions:
+    """Run a synchronous function in one transaction with a single hop off the event loop.
+
+    SQLite: a plain sqlite3 engine on one dedicated thread (one hand-off per transaction instead of
+    several per statement). PostgreSQL: the async engine's connection driven from one greenlet.
+    """
+
+    def __init__(self, url: str, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sync_engine: Engine | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        if is_sqlite(url):
+            self._sync_engine = sa_create_engine(make_url(url).set(drivername="sqlite"), pool_size=1)
+            event.listen(self._sync_engine, "connect", _on_sqlite_connect)
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suanli-sqlite-writer")
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        if self._sync_engine is None:
+            async with self._engine.begin() as connection:
+                return await connection.run_sync(function, *args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._in_transaction, function, args)
+
+    def _in_transaction(self, function: Callable[..., T], args: tuple[Any, ...]) -> T:
+        assert self._sync_engine is not None
+        with self._sync_engine.begin() as connection:
+            return function(connection, *args)
+
+    async def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()

@@ -8,13 +8,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
-WriteFn = Callable[[AsyncConnection, list[Item]], Awaitable[list[Result]]]
+# Writes a whole group in one transaction and returns one result per item, in order.
+GroupWrite = Callable[[list[Item]], Awaitable[list[Result]]]
 
 
 @dataclass
@@ -33,9 +32,8 @@ class GroupCommitter(Generic[Item, Result]):
     A failing group is retried one item per transaction, so one bad batch fails alone.
     """
 
-    def __init__(self, engine: AsyncEngine, write: WriteFn, max_items: int = 256) -> None:
-        self._engine = engine
-        self._write = write
+    def __init__(self, write_group: GroupWrite, max_items: int = 256) -> None:
+        self._write_group = write_group
         self._max_items = max_items
         self._queue: asyncio.Queue[_Pending[Item, Result] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -78,7 +76,8 @@ class GroupCommitter(Generic[Item, Result]):
 
     async def _commit_group(self, group: list[_Pending[Item, Result]]) -> None:
         try:
-            results = await self._transaction([p.item for p in group])
+            results = await self._write_group([p.item for p in group])
+            self.transactions += 1
         except Exception as exc:
             if len(group) == 1:
                 _settle_error(group[0], exc)
@@ -90,12 +89,6 @@ class GroupCommitter(Generic[Item, Result]):
         for pending, result in zip(group, results):
             if not pending.future.done():
                 pending.future.set_result(result)
-
-    async def _transaction(self, items: list[Item]) -> list[Result]:
-        async with self._engine.begin() as connection:
-            results = await self._write(connection, items)
-        self.transactions += 1
-        return results
 
 
 def _settle_error(pending: _Pending, exc: Exception) -> None:

@@ -1,4 +1,8 @@
-"""Live aggregates kept incrementally: a node's change is applied as (new − old) in its own transaction."""
+"""Live aggregates kept incrementally: a node's change is applied as (new − old) in its own transaction.
+
+`apply` is synchronous (the ingest writer calls it in its database thread); async callers use
+`await connection.run_sync(apply, delta)`.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from suanli.controlplane.contribution import Contribution, Dims
 from suanli.controlplane.store.tables import (
@@ -55,7 +58,7 @@ def _accumulate(target: dict[str, float], values: dict[str, float], sign: int) -
             target[name] = target.get(name, 0) + sign * value
 
 
-def _insert(connection: AsyncConnection, table: Table) -> Any:
+def _insert(connection: Connection, table: Table) -> Any:
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
 
@@ -68,8 +71,8 @@ def _row(dims: Dims, values: dict[str, float]) -> dict[str, Any]:
     return row
 
 
-async def _upsert_sums(
-    connection: AsyncConnection, table: Table, keys: list[str], rows: list[dict[str, Any]]
+def _upsert_sums(
+    connection: Connection, table: Table, keys: list[str], rows: list[dict[str, Any]]
 ) -> None:
     if not rows:
         return
@@ -77,28 +80,28 @@ async def _upsert_sums(
     summed = {name: table.c[name] + statement.excluded[name] for name in TOTALS_VALUE_COLUMNS}
     # Sorted keys: concurrent writers on PostgreSQL lock rows in one order, so they never deadlock.
     rows.sort(key=lambda row: tuple(str(row[k]) for k in keys))
-    await connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=summed), rows)
+    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=summed), rows)
 
 
 def _nonzero(values: dict[str, float]) -> bool:
     return any(values.values())
 
 
-async def apply(connection: AsyncConnection, delta: AggregateDelta) -> None:
+def apply(connection: Connection, delta: AggregateDelta) -> None:
     """Write the summed delta: one upsert statement per aggregate table."""
     capacity_rows = [_row(d, v) for d, v in delta.capacity.items() if _nonzero(v)]
-    await _upsert_sums(connection, capacity_totals, list(_DIM_NAMES), capacity_rows)
+    _upsert_sums(connection, capacity_totals, list(_DIM_NAMES), capacity_rows)
     model_rows = [
         {**_row(d, v), "vendor": vendor, "model": model, "known": known}
         for (d, vendor, model), (known, v) in delta.models.items()
         if _nonzero(v)
     ]
-    await _upsert_sums(connection, model_totals, [*_DIM_NAMES, "vendor", "model"], model_rows)
-    await _apply_sources(connection, delta.sources.items())
+    _upsert_sums(connection, model_totals, [*_DIM_NAMES, "vendor", "model"], model_rows)
+    _apply_sources(connection, delta.sources.items())
 
 
-async def _apply_sources(
-    connection: AsyncConnection, changes: Iterable[tuple[tuple[Dims, str, str, str], list[int]]]
+def _apply_sources(
+    connection: Connection, changes: Iterable[tuple[tuple[Dims, str, str, str], list[int]]]
 ) -> None:
     rows = [
         {**dict(zip(_DIM_NAMES, d)), "vendor": v, "model": m, "source": s, "ref_count": ref, "size_bytes": size}
@@ -119,10 +122,10 @@ async def _apply_sources(
             "size_bytes": _greatest(connection, table.c.size_bytes, statement.excluded.size_bytes),
         },
     )
-    await connection.execute(statement, rows)
+    connection.execute(statement, rows)
 
 
-def _greatest(connection: AsyncConnection, left: Any, right: Any) -> Any:
+def _greatest(connection: Connection, left: Any, right: Any) -> Any:
     from sqlalchemy import func
 
     name = "greatest" if connection.dialect.name == "postgresql" else "max"

@@ -85,7 +85,7 @@ async def enroll_node(
         )
         delta = aggregates.AggregateDelta()
         delta.add(contribution, +1)
-        await aggregates.apply(connection, delta)
+        await connection.run_sync(aggregates.apply, delta)
     return EnrolledNode(node_id, credential, dc.name, dc.province)
 
 
@@ -145,7 +145,7 @@ async def set_node_status(
         )
         delta = aggregates.AggregateDelta()
         delta.replace(old, new)
-        await aggregates.apply(connection, delta)
+        await connection.run_sync(aggregates.apply, delta)
         await audit.record(
             connection, now, actor, "node.status", node_id, {"from": row.status, "to": status, "reason": reason}
         )

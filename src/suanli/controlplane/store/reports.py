@@ -1,4 +1,8 @@
-"""Ingest of report batches: many requests' batches written in one transaction (group commit)."""
+"""Ingest of report batches: many requests' batches written in one transaction (group commit).
+
+Synchronous on purpose: the writer runs a whole group in one hop to a database thread (SQLite)
+or in one greenlet (PostgreSQL), instead of a thread hand-off per statement.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from suanli.controlplane import contribution as contrib
 from suanli.controlplane.errors import ApiError
@@ -45,28 +48,28 @@ class IngestPolicy:
     catalog: contrib.FlopsCatalog
 
 
-def _insert(connection: AsyncConnection, table: Any) -> Any:
+def _insert(connection: Connection, table: Any) -> Any:
     return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
 
 
-async def _lock_nodes(connection: AsyncConnection, node_ids: list[str]) -> dict[str, Any]:
+def _lock_nodes(connection: Connection, node_ids: list[str]) -> dict[str, Any]:
     query = select(
         nodes.c.id, nodes.c.status, nodes.c.inventory_seq, nodes.c.usage_seq, nodes.c.last_seq,
         nodes.c.compacted_seq, nodes.c.contribution, nodes.c.inventory_hash,
     ).where(nodes.c.id.in_(node_ids)).order_by(nodes.c.id)
     if connection.dialect.name == "postgresql":
         query = query.with_for_update()
-    return {row.id: row for row in (await connection.execute(query)).all()}
+    return {row.id: row for row in (connection.execute(query)).all()}
 
 
-async def _insert_new(
-    connection: AsyncConnection, table: Any, rows: list[dict[str, Any]]
+def _insert_new(
+    connection: Connection, table: Any, rows: list[dict[str, Any]]
 ) -> set[tuple[str, int]]:
     """Insert what is not there yet; the (node_id, seq) keys actually written come back."""
     if not rows:
         return set()
     statement = _insert(connection, table).on_conflict_do_nothing().returning(table.c.node_id, table.c.seq)
-    result = await connection.execute(statement, rows)
+    result = connection.execute(statement, rows)
     return {(row.node_id, row.seq) for row in result.all()}
 
 
@@ -144,7 +147,7 @@ def _node_changes(state: _NodeState, new: contrib.Contribution, now: datetime) -
     return changes
 
 
-async def _update_nodes(connection: AsyncConnection, updates: dict[str, dict[str, Any]], now: datetime) -> None:
+def _update_nodes(connection: Connection, updates: dict[str, dict[str, Any]], now: datetime) -> None:
     """One executemany per distinct set of changed columns (usually two or three statements)."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for node_id, changes in sorted(updates.items()):
@@ -157,14 +160,14 @@ async def _update_nodes(connection: AsyncConnection, updates: dict[str, dict[str
         statement = nodes.update().where(nodes.c.id == bindparam("b_id")).values(
             {name: bindparam(name) for name in columns}
         )
-        await connection.execute(statement, rows)
+        connection.execute(statement, rows)
 
 
-async def ingest(
-    connection: AsyncConnection, items: list[IngestItem], now: datetime, policy: IngestPolicy
+def ingest(
+    connection: Connection, items: list[IngestItem], now: datetime, policy: IngestPolicy
 ) -> list[BatchAck | ApiError]:
     """Store the batches of many requests in the caller's transaction; one answer per item."""
-    rows = await _lock_nodes(connection, sorted({item.node.node_id for item in items}))
+    rows = _lock_nodes(connection, sorted({item.node.node_id for item in items}))
     results: list[BatchAck | ApiError | None] = [None] * len(items)
     live: list[int] = []
     for index, item in enumerate(items):
@@ -180,8 +183,8 @@ async def ingest(
     live_items = [items[i] for i in live]
     tried, usage_rows, inventory_rows = _candidates(live_items, states, now)
     usage_json = {(r["node_id"], r["seq"]): r["body"] for r in usage_rows}
-    written = await _insert_new(connection, usage_history, usage_rows)
-    written |= await _insert_new(connection, inventory_history, inventory_rows)
+    written = _insert_new(connection, usage_history, usage_rows)
+    written |= _insert_new(connection, inventory_history, inventory_rows)
     for index, item, mine in zip(live, live_items, tried):
         accepted = {key for key in mine if key in written}
         ack = BatchAck()
@@ -194,12 +197,12 @@ async def ingest(
             else:
                 ack.duplicates.append(report.seq)
         results[index] = ack
-    await _write_node_changes(connection, states, now, policy)
+    _write_node_changes(connection, states, now, policy)
     return results  # type: ignore[return-value]
 
 
-async def _write_node_changes(
-    connection: AsyncConnection, states: dict[str, _NodeState], now: datetime, policy: IngestPolicy
+def _write_node_changes(
+    connection: Connection, states: dict[str, _NodeState], now: datetime, policy: IngestPolicy
 ) -> None:
     delta = aggregates.AggregateDelta()
     updates: dict[str, dict[str, Any]] = {}
@@ -210,5 +213,5 @@ async def _write_node_changes(
         if new is not state.old:
             delta.replace(state.old, new)
         updates[node_id] = _node_changes(state, new, now)
-    await _update_nodes(connection, updates, now)
-    await aggregates.apply(connection, delta)
+    _update_nodes(connection, updates, now)
+    aggregates.apply(connection, delta)
