@@ -58,6 +58,14 @@ class ControlPlaneConfig(BaseSettings):
     # How long a node credential / API key lookup is cached in memory (0 disables).
     auth_cache_ttl_s: Annotated[float, Field(ge=0, le=300)] = 5.0
     database_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    # Rate limits (token buckets in each process's memory, see ratelimit.py): requests per second
+    # and burst per node credential, per API key, and 401s per remote address; 0 switches one off.
+    rate_limit_node_per_s: Annotated[float, Field(ge=0)] = 20.0
+    rate_limit_node_burst: Annotated[float, Field(ge=1)] = 200.0
+    rate_limit_key_per_s: Annotated[float, Field(ge=0)] = 50.0
+    rate_limit_key_burst: Annotated[float, Field(ge=1)] = 200.0
+    rate_limit_auth_failures_per_s: Annotated[float, Field(ge=0)] = 10.0
+    rate_limit_auth_failures_burst: Annotated[float, Field(ge=1)] = 100.0
     # The `[certification]` table (env SUANLI_CERTIFICATION__<KEY>): sweep, signing, check thresholds.
     certification: CertificationSettings = Field(default_factory=CertificationSettings)
     # The `[dashboard]` table (env SUANLI_DASHBOARD__<KEY>): session cookies, utilisation history.

@@ -32,9 +32,12 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "node_not_found": (404, "no such node"),
     "method_not_allowed": (405, "the method is not allowed on this resource"),
     "body_too_large": (413, "the request body exceeds the size limit"),
+    "unsupported_media_type": (415, "the body must be sent as application/json"),
     "batch_too_large": (413, "the batch holds more reports than allowed"),
     "validation_failed": (422, "the body does not match the schema"),
     "location_mismatch": (422, "the inventory names another data center than the token's"),
+    "timestamp_out_of_window": (422, "a report's sent_at is before 2025 or more than a day ahead of the server"),
+    "rate_limited": (429, "too many requests from this caller; wait for Retry-After seconds"),
     "internal_error": (500, "an unexpected error; the server logged it"),
     "unavailable": (503, "a dependency (the database) is not reachable"),
 }
