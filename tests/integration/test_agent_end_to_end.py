@@ -75,47 +75,65 @@ def spool_depth(state_dir: Path) -> int:
     return read_spool_counts(state_dir).get("depth", -1)
 
 
-def test_every_seq_arrives_exactly_once_through_outage_and_sigkill(tmp_path: Path) -> None:
-    database = tmp_path / "cp.db"
-    database_url = f"sqlite:///{database}"
-    port = free_tcp_port()
-    config, state_dir = tmp_path / "agent.toml", tmp_path / "agent-state"
-    config.write_text("")
-    env = {**os.environ, **AGENT_ENV}
-    token = admin("token", "create", "--database", database_url, "--datacenter", "dc-e2e", "--province", "CN-SD")
+class Site:
+    """One control plane (restartable on the same port and database) and one agent's files."""
 
-    def serve(log_name: str) -> ServeProcess:
-        server = ServeProcess(database_url, port, tmp_path / "cp-data", tmp_path / log_name)
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.database = tmp_path / "cp.db"
+        self.database_url = f"sqlite:///{self.database}"
+        self.port = free_tcp_port()
+        self.config, self.state_dir = tmp_path / "agent.toml", tmp_path / "agent-state"
+        self.config.write_text("")
+        self.env = {**os.environ, **AGENT_ENV}
+        self.node_id = ""
+
+    def serve(self, log_name: str) -> ServeProcess:
+        server = ServeProcess(self.database_url, self.port, self.tmp_path / "cp-data", self.tmp_path / log_name)
         server.wait_ready()
         return server
 
-    def start_agent(log_name: str) -> subprocess.Popen[bytes]:
-        log = (tmp_path / log_name).open("wb")
-        return subprocess.Popen(agent_command(state_dir, config, "run"), env=env, stderr=log, stdout=log)
-
-    server = serve("cp-1.log")
-    agent = None
-    try:
+    def enroll(self, server: ServeProcess) -> str:
+        """Enroll through the real CLI with a fresh token; return the node id."""
+        token = admin("token", "create", "--database", self.database_url, "--datacenter", "dc-e2e",
+                      "--province", "CN-SD")
         enrolled = subprocess.run(
-            agent_command(state_dir, config, "enroll", "--server", server.url, "--token", token),
-            capture_output=True, text=True, env=env, timeout=120,
+            agent_command(self.state_dir, self.config, "enroll", "--server", server.url, "--token", token),
+            capture_output=True, text=True, env=self.env, timeout=120,
         )
         assert enrolled.returncode == 0, enrolled.stderr
-        node_id = agent_status(state_dir, config)["node_id"]
-        agent = start_agent("agent-1.log")
-        wait_for(lambda: len(stored_seqs(database, node_id)) >= 3, "first reports stored")
+        self.node_id = agent_status(self.state_dir, self.config)["node_id"]
+        return self.node_id
+
+    def stored(self) -> list[int]:
+        return stored_seqs(self.database, self.node_id)
+
+    def start_agent(self, log_name: str) -> subprocess.Popen[bytes]:
+        log = (self.tmp_path / log_name).open("wb")
+        command = agent_command(self.state_dir, self.config, "run")
+        return subprocess.Popen(command, env=self.env, stderr=log, stdout=log)
+
+
+def test_every_seq_arrives_exactly_once_through_outage_and_sigkill(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    server, agent = site.serve("cp-1.log"), None
+    try:
+        site.enroll(server)
+        stored = site.stored
+        agent = site.start_agent("agent-1.log")
+        wait_for(lambda: len(stored()) >= 3, "first reports stored")
 
         server.stop()  # outage: the agent keeps measuring into its spool
-        wait_for(lambda: spool_depth(state_dir) >= 4, "backlog spooled in the outage")
-        before = len(stored_seqs(database, node_id))
-        server = serve("cp-2.log")
-        wait_for(lambda: len(stored_seqs(database, node_id)) > before, "backlog delivery under way")
+        wait_for(lambda: spool_depth(site.state_dir) >= 4, "backlog spooled in the outage")
+        before = len(stored())
+        server = site.serve("cp-2.log")
+        wait_for(lambda: len(stored()) > before, "backlog delivery under way")
         agent.send_signal(signal.SIGKILL)  # mid-delivery: acks may be lost, rows not yet deleted
         agent.wait(30)
-        assert spool_depth(state_dir) > 0, "the kill came after the backlog was gone"
+        assert spool_depth(site.state_dir) > 0, "the kill came after the backlog was gone"
 
-        agent = start_agent("agent-2.log")
-        wait_for(lambda: spool_depth(state_dir) == 0, "backlog drained after restart")
+        agent = site.start_agent("agent-2.log")
+        wait_for(lambda: spool_depth(site.state_dir) == 0, "backlog drained after restart")
         agent.send_signal(signal.SIGTERM)
         assert agent.wait(60) == 0, (tmp_path / "agent-2.log").read_text()
     finally:
@@ -123,8 +141,8 @@ def test_every_seq_arrives_exactly_once_through_outage_and_sigkill(tmp_path: Pat
             agent.kill()
         server.stop()
 
-    status = agent_status(state_dir, config)
+    status = agent_status(site.state_dir, site.config)
     last_seq = status["spool"]["last_seq"]
     assert status["spool"]["depth"] == 0 and status["spool"]["dropped_usage"] == 0
     assert last_seq >= 8
-    assert stored_seqs(database, node_id) == list(range(1, last_seq + 1))  # every seq, once, no gap
+    assert stored() == list(range(1, last_seq + 1))  # every seq, once, no gap

@@ -40,16 +40,9 @@ async def receive_until(sock: socket.socket, messages: list[str], done: str, cou
             messages.append((await loop.sock_recv(sock, 4096)).decode())
 
 
-async def test_agent_process_notifies_ready_watchdog_and_stopping(
-    tmp_path: Path, plane: FakeControlPlane, server_url: str
-) -> None:
-    state_dir = tmp_path / "state"
-    save_enrollment(state_dir, Enrollment(server_url, NODE_ID, CREDENTIAL, "dc-1", "CN-SD", "2026-11-21T08:00:00Z"))
+async def start_agent(tmp_path: Path, state_dir: Path, notify_path: Path) -> asyncio.subprocess.Process:
+    """`suanli-agent run` as systemd would start it: NOTIFY_SOCKET and WATCHDOG_USEC set."""
     (tmp_path / "agent.toml").touch()
-    notify_path = tmp_path / "notify.sock"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(notify_path))
-    sock.setblocking(False)
     env = {
         **os.environ,
         "NOTIFY_SOCKET": str(notify_path),
@@ -57,10 +50,22 @@ async def test_agent_process_notifies_ready_watchdog_and_stopping(
         "SUANLI_AGENT_USAGE_INTERVAL_S": "1",
         "SUANLI_AGENT_DELIVERY_INTERVAL_S": "0.2",
     }
-    agent = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "suanli.agent.cli", "run", "--state-dir", str(state_dir),
         "--config", str(tmp_path / "agent.toml"), env=env, stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def test_agent_process_notifies_ready_watchdog_and_stopping(
+    tmp_path: Path, plane: FakeControlPlane, server_url: str
+) -> None:
+    state_dir = tmp_path / "state"
+    save_enrollment(state_dir, Enrollment(server_url, NODE_ID, CREDENTIAL, "dc-1", "CN-SD", "2026-11-21T08:00:00Z"))
+    notify_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(notify_path))
+    sock.setblocking(False)
+    agent = await start_agent(tmp_path, state_dir, notify_path)
     messages: list[str] = []
     try:
         await receive_until(sock, messages, "READY=1")
