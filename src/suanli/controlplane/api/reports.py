@@ -7,11 +7,12 @@ from aiohttp import web
 from suanli.controlplane.api.parsing import model_response, parse_body
 from suanli.controlplane.appkeys import CONFIG, ENGINE, NODE_AUTH_CACHE, REPORT_WRITER
 from suanli.controlplane.auth import bearer_secret
+from suanli.controlplane.clock import sent_at_problem
 from suanli.controlplane.errors import ApiError
 from suanli.controlplane.metrics import METRICS
 from suanli.controlplane.store.nodes import NodeIdentity, check_location, node_for_credential
 from suanli.controlplane.store.reports import IngestItem
-from suanli.schema import ReportBatch
+from suanli.schema import ReportBatch, utc_now
 
 
 async def authenticated_node(request: web.Request) -> NodeIdentity:
@@ -31,9 +32,12 @@ def check_batch(node: NodeIdentity, batch: ReportBatch, max_reports: int) -> Non
     """Only the caller's own node, only its own data center, at most `max_reports`."""
     if len(batch.reports) > max_reports:
         raise ApiError("batch_too_large", detail={"max_reports": max_reports})
+    now = utc_now()
     for index, report in enumerate(batch.reports):
         if report.node_id != node.node_id:
             raise ApiError("node_mismatch", detail={"index": index, "node_id": report.node_id})
+        if problem := sent_at_problem(report.sent_at, now):
+            raise ApiError("timestamp_out_of_window", detail={"index": index, "sent_at": problem})
         if report.kind == "inventory":
             try:
                 check_location(report.body, node.datacenter, node.province)
