@@ -147,3 +147,16 @@ async def test_issuer_is_pinned_after_the_first_pull(state: PullState) -> None:
     shandong.issuer = "https://evil.example"
     with pytest.raises(sync.SourceError, match="issuer changed"):
         await sync.sync_source(state, "sd", shandong, NOW)
+
+
+async def test_multi_page_pull_verifies_in_worker_processes(state: PullState, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync, "PAGE_LIMIT", 4)
+    shandong = SignedFeed("https://cp.sd", "CN-SD", NOW)
+    for index in range(13):
+        shandong.certify(f"sd-{index}", [f"GPU-{index}"])
+    shandong.events[5]["token"] = _tamper(shandong.events[5]["token"])
+    shandong.add_event("revoked", "sd-0-0", "sd-0", reason="test")
+    report = await sync.sync_source(state, "sd", shandong, NOW, workers=2)
+    assert shandong.page_requests == 4
+    assert (report.issued, report.revoked, report.held) == (12, 1, 11)
+    assert [(r.node_id, r.code) for r in report.rejected] == [("sd-5", "bad_signature")]

@@ -154,14 +154,20 @@ class JwksVerifier:
 
     def verify(self, token: str, now: datetime | None = None, leeway_s: float = 60.0) -> dict[str, Any]:
         """The token's claims if its signature, kid, algorithm, issuer and expiry all hold; else VerificationError."""
+        return self.verify_with_header(token, now, leeway_s)[1]
+
+    def verify_with_header(
+        self, token: str, now: datetime | None = None, leeway_s: float = 60.0
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Like `verify`, returning the header too (its kid says which key signed)."""
         try:
             header_b64, payload_b64, signature_b64 = token.split(".")
             header = json.loads(_b64url_decode(header_b64))
             signature = _b64url_decode(signature_b64)
         except (ValueError, TypeError) as exc:
             raise VerificationError("malformed", f"not a compact JWS: {exc}") from exc
-        if header.get("alg") != ALGORITHM:
-            raise VerificationError("malformed", f"algorithm {header.get('alg')!r} is not {ALGORITHM}")
+        if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
+            raise VerificationError("malformed", "algorithm is not EdDSA")
         public_key = self._keys.get(header.get("kid", ""))
         if public_key is None:
             raise VerificationError("unknown_key", f"key {header.get('kid')!r} is not in the issuer's JWKS")
@@ -169,9 +175,14 @@ class JwksVerifier:
             public_key.verify(signature, f"{header_b64}.{payload_b64}".encode("ascii"))
         except InvalidSignature as exc:
             raise VerificationError("bad_signature", "signature does not match the token") from exc
-        claims = json.loads(_b64url_decode(payload_b64))
+        try:
+            claims = json.loads(_b64url_decode(payload_b64))
+        except ValueError as exc:
+            raise VerificationError("malformed", f"payload is not JSON: {exc}") from exc
+        if not isinstance(claims, dict):
+            raise VerificationError("malformed", "payload is not a JSON object")
         self._check_claims(claims, now, leeway_s)
-        return claims
+        return header, claims
 
     def _check_claims(self, claims: dict[str, Any], now: datetime | None, leeway_s: float) -> None:
         if self.issuer is not None and claims.get("iss") != self.issuer:

@@ -39,12 +39,27 @@ CREATE TABLE IF NOT EXISTS certificate_storage (
 );
 CREATE INDEX IF NOT EXISTS storage_cert ON certificate_storage (source, certificate_id);
 CREATE TABLE IF NOT EXISTS certificate_hardware (
-    source TEXT NOT NULL, certificate_id TEXT NOT NULL, hardware_hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS hardware_cert ON certificate_hardware (source, certificate_id);
+    source TEXT NOT NULL, certificate_id TEXT NOT NULL, hardware_hash TEXT NOT NULL,
+    PRIMARY KEY (source, certificate_id, hardware_hash)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS hardware_hash ON certificate_hardware (hardware_hash);
 """
 _CHILD_TABLES = ("certificate_accelerators", "certificate_storage", "certificate_hardware")
+_CHUNK = 500  # SQLite's bound-parameter limit is 999 on old builds
+
+
+def _rows_of(certificate: StoredCertificate, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    """The rows one certificate adds to each table."""
+    source, cid, claims = certificate.source, certificate.certificate_id, certificate.claims
+    capacity = claims["capacity"]
+    flops = capacity.get("flops", {})
+    rows["certificates"].append(
+        (source, cid, certificate.node_id, certificate.kid, claims["province"], claims["datacenter"], claims["exp"],
+         *(capacity.get(c, 0) for c in _COUNTS), *(flops.get(p, 0.0) for p in PRECISIONS))
+    )
+    rows["certificate_accelerators"] += [(source, cid, m, n) for m, n in capacity.get("accelerators", {}).items()]
+    rows["certificate_storage"] += [(source, cid, k, size) for k, size in capacity.get("network_storage", {}).items()]
+    rows["certificate_hardware"] += [(source, cid, h) for h in claims["hardware"]]
 
 
 @dataclass(frozen=True)
@@ -110,26 +125,23 @@ class PullState:
 
     def put(self, certificate: StoredCertificate) -> None:
         """Store a certificate, replacing any earlier certificate of the same node from the same source."""
-        source, cid, claims = certificate.source, certificate.certificate_id, certificate.claims
-        self._delete(source, "node_id = ?", (certificate.node_id,))
-        capacity = claims["capacity"]
-        flops = capacity.get("flops", {})
-        self.connection.execute(
-            f"INSERT INTO certificates VALUES ({', '.join('?' * (7 + len(_COUNTS) + len(PRECISIONS)))})",
-            (source, cid, certificate.node_id, certificate.kid, claims["province"], claims["datacenter"], claims["exp"],
-             *(capacity.get(c, 0) for c in _COUNTS), *(flops.get(p, 0.0) for p in PRECISIONS)),
-        )
-        self.connection.executemany(
-            "INSERT INTO certificate_accelerators VALUES (?, ?, ?, ?)",
-            [(source, cid, model, count) for model, count in capacity.get("accelerators", {}).items()],
-        )
-        self.connection.executemany(
-            "INSERT INTO certificate_storage VALUES (?, ?, ?, ?)",
-            [(source, cid, key, size) for key, size in capacity.get("network_storage", {}).items()],
-        )
-        self.connection.executemany(
-            "INSERT INTO certificate_hardware VALUES (?, ?, ?)", [(source, cid, h) for h in claims["hardware"]]
-        )
+        self.put_many(certificate.source, [certificate])
+
+    def put_many(self, source: str, batch: list[StoredCertificate]) -> None:
+        """Store certificates of one source in bulk; per node the last one wins and replaces any earlier."""
+        latest = {c.node_id: c for c in batch}
+        node_ids = list(latest)
+        for start in range(0, len(node_ids), _CHUNK):
+            chunk = node_ids[start : start + _CHUNK]
+            self._delete(source, f"node_id IN ({', '.join('?' * len(chunk))})", tuple(chunk))
+        rows: dict[str, list[tuple[Any, ...]]] = {"certificates": [], **{t: [] for t in _CHILD_TABLES}}
+        for certificate in latest.values():
+            _rows_of(certificate, rows)
+        width = 7 + len(_COUNTS) + len(PRECISIONS)
+        self.connection.executemany(f"INSERT INTO certificates VALUES ({', '.join('?' * width)})", rows["certificates"])
+        self.connection.executemany("INSERT INTO certificate_accelerators VALUES (?, ?, ?, ?)", rows["certificate_accelerators"])
+        self.connection.executemany("INSERT INTO certificate_storage VALUES (?, ?, ?, ?)", rows["certificate_storage"])
+        self.connection.executemany("INSERT INTO certificate_hardware VALUES (?, ?, ?)", rows["certificate_hardware"])
 
     def drop_unpublished_keys(self, source: str, key_ids: Iterable[str]) -> int:
         """Forget certificates whose signing key the source no longer publishes; returns how many."""

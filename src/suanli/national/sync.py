@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import os
+import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from suanli.controlplane.signing import JwksVerifier, VerificationError, token_kid
+from suanli.controlplane.signing import JwksVerifier, VerificationError
 from suanli.national.state import PullState, StoredCertificate
-from suanli.schema.national import CertificateClaims, CertificateFeedPage, NationalSummary
+from suanli.national.verify import Checked, check_page
+from suanli.schema.national import CertificateFeedPage, NationalSummary
 
 PAGE_LIMIT = 1000
 
@@ -56,34 +62,22 @@ class SourceReport:
 Progress = Callable[[str, int], None]
 
 
-def _verified_claims(verifier: JwksVerifier, event: Any, now: datetime) -> dict[str, Any]:
-    """The claims of an issued event's token, or VerificationError saying why it cannot be trusted."""
-    claims = verifier.verify(event.token or "", now=now, leeway_s=0)
-    try:
-        CertificateClaims.model_validate(claims)
-    except ValidationError as exc:
-        raise VerificationError("bad_claims", f"claims do not follow the contract: {exc.error_count()} errors") from exc
-    if claims["sub"] != event.node_id or claims["jti"] != event.certificate_id:
-        raise VerificationError("mismatch", "token names another node or certificate than its feed event")
-    return claims
-
-
-def _apply_page(state: PullState, url: str, verifier: JwksVerifier, page: CertificateFeedPage, now: datetime, report: SourceReport) -> None:
-    for event in page.events:
-        if event.kind == "revoked":
-            report.revoked += state.revoke(url, event.certificate_id)
-            continue
-        try:
-            claims = _verified_claims(verifier, event, now)
-        except VerificationError as error:
-            if error.code == "expired":
-                report.expired += 1
-            else:
-                report.rejected.append(Rejection(event.certificate_id, event.node_id, error.code, str(error)))
-            continue
-        kid = token_kid(event.token or "")
-        state.put(StoredCertificate(url, event.certificate_id, event.node_id, kid, claims))
-        report.issued += 1
+def _apply_page(state: PullState, url: str, events: list[dict[str, Any]], checked: list[Checked | None], report: SourceReport) -> None:
+    """Apply a verified page in feed order: runs of issued certificates in bulk, revocations between them."""
+    batch: list[StoredCertificate] = []
+    for event, check in zip(events, checked):
+        if check is None:  # a revocation: what came before it must be stored first
+            state.put_many(url, batch)
+            batch = []
+            report.revoked += state.revoke(url, event["certificate_id"])
+        elif check.claims is not None:
+            batch.append(StoredCertificate(url, event["certificate_id"], event["node_id"], check.kid, check.claims))
+            report.issued += 1
+        elif check.code == "expired":
+            report.expired += 1
+        else:
+            report.rejected.append(Rejection(event["certificate_id"], event["node_id"], check.code, check.message))
+    state.put_many(url, batch)
 
 
 async def _verified_summary(client: SourceClient, verifier: JwksVerifier, pinned: str | None, now: datetime) -> NationalSummary:
@@ -100,28 +94,76 @@ async def _verified_summary(client: SourceClient, verifier: JwksVerifier, pinned
     return summary
 
 
+class _Checker:
+    """Verifies pages inline, or in a process pool once a pull turns out to span several pages."""
+
+    def __init__(self, jwks: dict[str, Any], issuer: str, now: datetime, workers: int) -> None:
+        self.args = (jwks, issuer, now.timestamp())
+        self.workers = workers
+        self.pool: ProcessPoolExecutor | None = None
+
+    def start_pool(self) -> None:
+        if self.pool is None and self.workers > 1:
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver"))
+
+    async def check(self, events: list[dict[str, Any]]) -> list[Checked | None]:
+        if self.pool is None or len(events) < 2 * self.workers:
+            return check_page(*self.args, events)
+        loop = asyncio.get_running_loop()
+        size = -(-len(events) // self.workers)
+        parts = [events[i : i + size] for i in range(0, len(events), size)]
+        done = await asyncio.gather(*(loop.run_in_executor(self.pool, check_page, *self.args, part) for part in parts))
+        return [item for part in done for item in part]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+async def _fetch(client: SourceClient, cursor: str) -> dict[str, Any]:
+    page = await client.certificates(cursor, PAGE_LIMIT)
+    CertificateFeedPage.model_validate(page)  # the page's shape; each token is verified on its own
+    return page
+
+
+async def _sync_feed(state: PullState, url: str, client: SourceClient, checker: _Checker, cursor: str,
+                     report: SourceReport, progress: Progress | None) -> str:
+    """Page through the feed; the next page downloads while this one is verified and stored."""
+    page = await _fetch(client, cursor)
+    while True:
+        following = asyncio.ensure_future(_fetch(client, page["next_cursor"])) if page["has_more"] else None
+        if following is not None:
+            checker.start_pool()
+        checked = await checker.check(page["events"])
+        with state.transaction():
+            _apply_page(state, url, page["events"], checked, report)
+            cursor = page["next_cursor"]
+            state.save_source(url, report.issuer, cursor, None, time.time())
+        if progress is not None:
+            progress(url, report.issued + report.revoked + report.expired + len(report.rejected))
+        if following is None:
+            return cursor
+        page = await following
+
+
 async def sync_source(
-    state: PullState, url: str, client: SourceClient, now: datetime, progress: Progress | None = None
+    state: PullState, url: str, client: SourceClient, now: datetime, progress: Progress | None = None,
+    workers: int | None = None,
 ) -> SourceReport:
     """Bring the state of one source up to date: full on the first pull, incremental after."""
     report = SourceReport(url)
     pinned, cursor = state.source(url)
-    verifier = JwksVerifier(await client.jwks())
+    jwks = await client.jwks()
+    verifier = JwksVerifier(jwks)
     report.summary = await _verified_summary(client, verifier, pinned, now)
     report.issuer = report.summary.issuer
-    verifier.issuer = report.issuer
     with state.transaction():
         report.dropped_unpublished = state.drop_unpublished_keys(url, verifier.key_ids)
-    while True:
-        page = CertificateFeedPage.model_validate(await client.certificates(cursor, PAGE_LIMIT))
-        with state.transaction():
-            _apply_page(state, url, verifier, page, now, report)
-            cursor = page.next_cursor
-            state.save_source(url, report.issuer, cursor, None, now.timestamp())
-        if progress is not None:
-            progress(url, report.issued + report.revoked + report.expired + len(report.rejected))
-        if not page.has_more:
-            break
+    checker = _Checker(jwks, report.issuer, now, workers if workers is not None else (os.cpu_count() or 1))
+    try:
+        cursor = await _sync_feed(state, url, client, checker, cursor, report, progress)
+    finally:
+        checker.close()
     state.save_source(url, report.issuer, cursor, report.summary.model_dump(mode="json"), now.timestamp())
     report.held = state.count(url)
     return report

@@ -43,4 +43,4 @@ async def get_certificates(request: web.Request) -> web.Response:
         page = await store.feed_page(request.app[ENGINE], request.query.get("cursor"), _limit(request))
     except store.InvalidCursor:
         raise ApiError("invalid_cursor") from None
-    return web.json_response(page.model_dump(mode="json"))
+    return web.Response(text=page.model_dump_json(), content_type="application/json")
