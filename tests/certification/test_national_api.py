@@ -14,7 +14,7 @@ from suanli.controlplane.certification.service import CertificationService
 from suanli.controlplane.certification.tables import certificate_events
 from suanli.controlplane.signing import JwksVerifier
 from suanli.schema import utc_now
-from suanli.schema.national import NationalSummary
+from suanli.schema.national import Jwks, NationalSummary
 from tests.certification.conftest import Plane, inventory
 
 
@@ -87,7 +87,7 @@ async def test_rotation_keeps_old_certificates_verifiable(plane: Plane) -> None:
     (old,) = (await (await plane.client.get("/national/v1/certificates", headers=headers)).json())["events"]
     new_key = await keystore.rotate_key(plane.engine, utc_now(), timedelta(hours=1))
     jwks = await (await plane.client.get("/.well-known/jwks.json")).json()
-    assert len(jwks["keys"]) == 2
+    assert len(Jwks.model_validate(jwks).keys) == 2
     assert JwksVerifier(jwks).verify(old["token"], utc_now())["iss"] == "https://cp.test"
     later = await keystore.published_jwks(plane.engine, utc_now() + timedelta(hours=2))
     assert [k["kid"] for k in later["keys"]] == [new_key.kid]
@@ -140,3 +140,10 @@ async def test_feed_under_concurrent_writers_skips_and_repeats_nothing(plane: Pl
     await reader
     assert len(seen) == writers * per_writer
     assert seen == sorted(set(seen))
+
+
+async def test_openapi_documents_the_national_routes(plane: Plane) -> None:
+    document = await (await plane.client.get("/openapi.json")).json()
+    for path in ("/.well-known/jwks.json", "/national/v1/summary", "/national/v1/certificates"):
+        assert "get" in document["paths"][path]
+    assert {"Jwks", "SignedSummary", "CertificateFeedPage"} <= set(document["components"]["schemas"])

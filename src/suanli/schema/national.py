@@ -120,3 +120,20 @@ class SignedSummary(ContractModel):
 
     summary: NationalSummary
     token: str
+
+
+class Jwk(ContractModel):
+    """One public signing key (RFC 8037: OKP / Ed25519)."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str
+    kid: str
+    use: Literal["sig"] = "sig"
+    alg: Literal["EdDSA"] = "EdDSA"
+
+
+class Jwks(ContractModel):
+    """`GET /.well-known/jwks.json`: every key whose certificates may still be valid."""
+
+    keys: list[Jwk]
