@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from suanli.controlplane.dashboard.sessions import COOKIE_NAME
 from suanli.controlplane.store.keys import create_api_key
 from suanli.schema import utc_now
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """HTTP behaviour, not storage: SQLite is enough (the store tests cover both databases)."""
+    return f"sqlite:///{tmp_path / 'suanli.db'}"
 
 
 async def _secret(helper: Any, role: str) -> str:

@@ -1,4 +1,4 @@
-"""HTTP client commands of `suanli`: capacity and nodes from a running control plane."""
+"""HTTP client commands of `suanli`: capacity, nodes, one node and certification from a running control plane."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import json
 import os
 import sys
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
-from suanli.controlplane.render import capacity_table, nodes_table
+from suanli.controlplane.render import capacity_table, certs_table, node_text, nodes_table
 
 SERVER_ENV = "SUANLI_SERVER"
 KEY_ENV = "SUANLI_KEY"
+REQUEST_TIMEOUT_S = 30
 
 
 class ClientError(RuntimeError):
@@ -28,23 +30,45 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def get_json(server: str, key: str, path: str, params: dict[str, str]) -> dict[str, Any]:
+    """The JSON answer of a GET; ClientError with a one-line reason for anything else."""
     url = server.rstrip("/") + path
-    timeout = aiohttp.ClientTimeout(total=30)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             async with session.get(url, params=params, headers={"Authorization": f"Bearer {key}"}) as response:
-                body = await response.json(content_type=None)
+                try:
+                    body = await response.json(content_type=None)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    raise ClientError(f"{response.status} from {url}: not a suanli control plane (no JSON answer)") from None
                 if response.status != 200:
-                    error = (body or {}).get("error", {})
-                    raise ClientError(f"{response.status} {error.get('code')}: {error.get('message')}")
+                    raise ClientError(_refusal(response.status, body))
                 return body
-    except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError) as exc:
-        raise ClientError(f"cannot reach {url}: {exc!r}") from exc
+    except asyncio.TimeoutError as exc:
+        raise ClientError(f"no answer from {url} within {REQUEST_TIMEOUT_S} s") from exc
+    except aiohttp.ClientError as exc:
+        raise ClientError(f"cannot reach {server}: {getattr(exc, 'os_error', None) or exc}") from exc
+
+
+def _refusal(status: int, body: Any) -> str:
+    """`401 invalid_api_key: the API key is unknown or revoked` and a hint where one helps."""
+    error = body.get("error", {}) if isinstance(body, dict) else {}
+    text = f"{status} {error.get('code', 'error')}: {error.get('message', 'the server refused')}"
+    detail = error.get("detail")
+    if isinstance(detail, dict) and "node_id" in detail:
+        text += f": {detail['node_id']}"
+    if status == 401:
+        text += f" (check --key or {KEY_ENV})"
+    elif status == 403:
+        text += " (this command needs an operator or admin key)"
+    return text
 
 
 def _fetch(args: argparse.Namespace, path: str, params: dict[str, Any]) -> dict[str, Any] | None:
     if not args.server or not args.key:
         print(f"suanli: --server and --key are required (or {SERVER_ENV}, {KEY_ENV})", file=sys.stderr)
+        return None
+    if not args.server.startswith(("http://", "https://")):
+        print(f"suanli: --server must be an http:// or https:// URL, not {args.server!r}", file=sys.stderr)
         return None
     query = {k: str(v) for k, v in params.items() if v is not None}
     try:
@@ -86,4 +110,34 @@ def configure_nodes(parser: argparse.ArgumentParser) -> None:
     add_connection_arguments(parser)
     for name in ("province", "datacenter", "rack", "status", "cursor"):
         parser.add_argument(f"--{name}")
+    parser.add_argument("--limit", type=int, default=100)
+
+
+def run_node_show(args: argparse.Namespace) -> int:
+    body = _fetch(args, f"/v1/nodes/{quote(args.node_id, safe='')}", {})
+    if body is None:
+        return 1
+    print(json.dumps(body, indent=2) if args.json else node_text(body))
+    return 0
+
+
+def run_certs(args: argparse.Namespace) -> int:
+    params = {f: getattr(args, f) for f in ("province", "datacenter", "state", "status", "limit", "cursor")}
+    body = _fetch(args, "/v1/certification", params)
+    if body is None:
+        return 1
+    print(json.dumps(body, indent=2) if args.json else certs_table(body))
+    return 0
+
+
+def configure_node_show(parser: argparse.ArgumentParser) -> None:
+    add_connection_arguments(parser)
+    parser.add_argument("node_id", metavar="ID", help="node id, as `suanli nodes` lists it")
+
+
+def configure_certs(parser: argparse.ArgumentParser) -> None:
+    add_connection_arguments(parser)
+    for name in ("province", "datacenter", "status", "cursor"):
+        parser.add_argument(f"--{name}")
+    parser.add_argument("--state", choices=["certified", "uncertified", "unevaluated"])
     parser.add_argument("--limit", type=int, default=100)

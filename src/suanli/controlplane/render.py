@@ -1,4 +1,4 @@
-"""Readable terminal tables of capacity and nodes (what `suanli capacity` and `suanli nodes` print)."""
+"""Readable terminal tables of capacity, nodes, one node and certification (what the client commands print)."""
 
 from __future__ import annotations
 
@@ -85,6 +85,57 @@ def nodes_table(body: dict[str, Any]) -> str:
         for n in body["nodes"]
     ]
     text = table(["node", "hostname", "status", "province", "datacenter", "rack", "accel", "last seen"], rows)
+    if body.get("next_cursor"):
+        text += f"\n(more: --cursor {body['next_cursor']})"
+    return text
+
+
+def _accelerator_rows(inventory: dict[str, Any], usage: dict[str, Any] | None) -> list[list[Any]]:
+    used = {a["index"]: a for a in (usage or {}).get("accelerators", [])}
+    rows = []
+    for a in inventory.get("accelerators", []):
+        now = used.get(a["index"], {})
+        utilisation = now.get("utilization_percent")
+        rows.append([a["index"], a.get("vendor", ""), a.get("model", ""), human_bytes(a.get("memory_total_bytes") or 0),
+                     "" if utilisation is None else f"{utilisation:.0f}%", a.get("uuid") or ""])
+    return rows
+
+
+def node_text(body: dict[str, Any]) -> str:
+    """`suanli node show ID`: where the node is, what it has, and how busy it was last."""
+    inventory, usage = body["inventory"], body.get("latest_usage")
+    cpu, memory = inventory.get("cpu") or {}, inventory.get("memory") or {}
+    facts = [
+        ["node", body["node_id"]], ["hostname", body["hostname"]],
+        ["status", body["status"] + (f" ({body['status_reason']})" if body.get("status_reason") else "")],
+        ["place", f"{body['province']} / {body['datacenter']} / rack {body.get('rack') or '(none)'}"],
+        ["cpu", f"{cpu.get('model') or '?'}: {cpu.get('physical_cores', '?')} cores, {cpu.get('logical_cores', '?')} threads"],
+        ["memory", human_bytes(memory.get("total_bytes") or 0)],
+        ["storage", human_bytes(sum(d.get("size_bytes") or 0 for d in inventory.get("block_devices", [])))],
+        ["enrolled", body["enrolled_at"]], ["last seen", f"{body['last_seen_at']} (seq {body['last_seq']})"],
+    ]
+    if usage:
+        facts.append(["cpu use", "" if usage.get("cpu_percent") is None else f"{usage['cpu_percent']:.0f}%"])
+    lines = [table(["field", "value"], facts)]
+    accelerators = _accelerator_rows(inventory, usage)
+    if accelerators:
+        lines += ["", table(["#", "vendor", "accelerator", "memory", "in use now", "uuid"], accelerators)]
+    return "\n".join(lines)
+
+
+def certs_table(body: dict[str, Any]) -> str:
+    """`suanli certs`: counts by state, then each node (problems first) with its failing checks."""
+    counts = body["counts"]
+    header = (f"{counts['certified']} certified, {counts['uncertified']} uncertified, "
+              f"{counts['unevaluated']} not yet evaluated; {counts['stale']} stale, {counts['quarantined']} quarantined")
+    rows = [
+        [n["node_id"], n["hostname"], n["datacenter"], n.get("rack") or "", n["status"],
+         n["last_seen_at"] + (" STALE" if n["stale"] else ""), n["state"],
+         "; ".join(f"{check}: {reason}" for check, reason in n["failures"].items())]
+        for n in body["nodes"]
+    ]
+    text = header + "\n\n" + table(["node", "hostname", "datacenter", "rack", "status", "last seen", "state",
+                                    "failing checks"], rows)
     if body.get("next_cursor"):
         text += f"\n(more: --cursor {body['next_cursor']})"
     return text
