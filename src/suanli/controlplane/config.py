@@ -58,6 +58,9 @@ class ControlPlaneConfig(BaseSettings):
     # How long a node credential / API key lookup is cached in memory (0 disables).
     auth_cache_ttl_s: Annotated[float, Field(ge=0, le=300)] = 5.0
     database_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    # Serve HTTPS directly (PEM certificate chain and private key; both or neither).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     # Rate limits (token buckets in each process's memory, see ratelimit.py): requests per second
     # and burst per node credential, per API key, and 401s per remote address; 0 switches one off.
     rate_limit_node_per_s: Annotated[float, Field(ge=0)] = 20.0

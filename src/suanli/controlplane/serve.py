@@ -14,6 +14,7 @@ from suanli.controlplane.app import create_app
 from suanli.controlplane.appkeys import CONFIG, ENGINE
 from suanli.controlplane.config import load_config
 from suanli.controlplane.store.usage import compact_usage
+from suanli.controlplane.tls import server_ssl_context
 from suanli.schema import utc_now
 
 log = logging.getLogger(__name__)
@@ -49,11 +50,15 @@ async def _maintenance(app: web.Application) -> AsyncIterator[None]:
         pass
 
 
-def serve(config_path: Path | None, database: str | None, listen: str | None) -> int:
-    config = load_config(config_path, database=database, listen=listen)
+def serve(config_path: Path | None, database: str | None, listen: str | None,
+          tls_cert: Path | None = None, tls_key: Path | None = None) -> int:
+    config = load_config(config_path, database=database, listen=listen, tls_cert=tls_cert, tls_key=tls_key)
+    ssl_context = server_ssl_context(config.tls_cert, config.tls_key)
     app = create_app(config)
     app.cleanup_ctx.append(_maintenance)
-    print(f"suanli control plane on http://{config.listen_host}:{config.listen_port} "
+    scheme = "https" if ssl_context else "http"
+    print(f"suanli control plane on {scheme}://{config.listen_host}:{config.listen_port} "
           f"(database {config.database_url.split('://')[0]})", flush=True)
-    web.run_app(app, host=config.listen_host, port=config.listen_port, print=None, access_log=None)
+    web.run_app(app, host=config.listen_host, port=config.listen_port, print=None, access_log=None,
+                ssl_context=ssl_context)
     return 0
