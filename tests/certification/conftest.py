@@ -68,6 +68,14 @@ class Plane:
         body = await response.json()
         return body["node_id"], {"Authorization": f"Bearer {body['credential']}"}
 
+    async def report_inventory(self, node_id: str, headers: dict[str, str], inv: Inventory) -> None:
+        self.seq[node_id] = self.seq.get(node_id, 0) + 1
+        report = {"schema": "v1", "node_id": node_id, "seq": self.seq[node_id], "sent_at": utc_now().isoformat(),
+                  "kind": "inventory", "body": inv.model_dump(mode="json")}
+        batch = ReportBatch.model_validate({"reports": [report]})
+        response = await self.client.post("/v1/reports", data=batch.model_dump_json(by_alias=True), headers=headers)
+        assert response.status == 200, await response.text()
+
     async def report_usage(self, node_id: str, headers: dict[str, str], accelerators: list[dict[str, Any]] | None = None) -> None:
         self.seq[node_id] = self.seq.get(node_id, 0) + 1
         report = {"schema": "v1", "node_id": node_id, "seq": self.seq[node_id], "sent_at": utc_now().isoformat(),

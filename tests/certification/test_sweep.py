@@ -96,3 +96,18 @@ async def test_operator_revocation_revokes_the_certificate_at_next_sweep(plane: 
     assert stats is not None and stats.revoked == 1
     events = await _feed(plane, await plane.key("national"))
     assert "status is revoked" in events[-1]["reason"]
+
+
+async def test_changed_inventory_renews_the_certificate_and_supersedes_the_old(plane: Plane) -> None:
+    await plane.rack("R01", 10.0)
+    node_id, headers = await plane.enroll(inventory("gpu-1", gpus=2))
+    await plane.report_usage(node_id, headers)
+    await plane.service.sweep_if_leader()
+    await plane.report_inventory(node_id, headers, inventory("gpu-1", gpus=1))
+    stats = await plane.service.sweep_if_leader()
+    assert stats is not None and stats.renewed == 1
+    events = await _feed(plane, await plane.key("national"))
+    assert [e["kind"] for e in events] == ["issued", "revoked", "issued"]
+    assert events[1]["certificate_id"] == events[0]["certificate_id"] and "superseded" in events[1]["reason"]
+    claims = (await _verifier(plane)).verify(events[2]["token"], utc_now())
+    assert claims["capacity"]["accelerators"] == {"NVIDIA H100 SXM5 80GB": 1}

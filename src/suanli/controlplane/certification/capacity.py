@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from suanli.catalog import cpu_peak_flops, match_accelerator
 from suanli.schema import Inventory, NetworkInterface
@@ -47,40 +48,57 @@ def _storage(inventory: Inventory, datacenter: str) -> tuple[int, dict[str, int]
     return local_bytes, network
 
 
-def _accelerators(inventory: Inventory, excluded: Collection[int]) -> tuple[dict[str, int], dict[str, float]]:
-    models: Counter[str] = Counter()
-    flops = dict.fromkeys(PRECISIONS, 0.0)
+@dataclass(frozen=True)
+class CapacityParts:
+    """A node's capacity split so any set of excluded devices can be applied without the inventory."""
+
+    base: Capacity  # everything but the accelerators (CPU FLOPS included)
+    devices: dict[int, tuple[str, dict[str, float]]]  # index → (catalog model, peak FLOPS) of known devices
+
+    def without(self, excluded_accelerators: Collection[int] = ()) -> Capacity:
+        """The certified capacity with the excluded devices left out."""
+        excluded = set(excluded_accelerators)
+        models: Counter[str] = Counter()
+        flops = self.base.flops.model_dump()
+        for index, (model, peak) in self.devices.items():
+            if index in excluded:
+                continue
+            models[model] += 1
+            for precision in PRECISIONS:
+                flops[precision] += peak.get(precision, 0.0)
+        return self.base.model_copy(update={"accelerators": dict(sorted(models.items())), "flops": Flops(**flops)})
+
+
+def _devices(inventory: Inventory) -> dict[int, tuple[str, dict[str, float]]]:
+    devices = {}
     for accelerator in inventory.accelerators:
-        if accelerator.index in excluded:
-            continue
         spec = match_accelerator(accelerator.vendor, accelerator.model or "", accelerator.memory_total_bytes)
-        if spec is None:
-            continue  # the accelerators_known check already refuses such a node
-        models[spec.model] += 1
-        for precision in PRECISIONS:
-            flops[precision] += spec.peak_flops.get(precision) or 0.0
-    return dict(sorted(models.items())), flops
+        if spec is not None:  # unknown models: the accelerators_known check already refuses such a node
+            devices[accelerator.index] = (spec.model, {p: float(spec.peak_flops.get(p) or 0.0) for p in PRECISIONS})
+    return devices
 
 
-def certified_capacity(inventory: Inventory, datacenter: str, excluded_accelerators: Collection[int] = ()) -> Capacity:
-    """What a certificate states: CPUs, memory, catalog-priced accelerators, storage and fast ports."""
-    models, flops = _accelerators(inventory, set(excluded_accelerators))
+def capacity_parts(inventory: Inventory, datacenter: str) -> CapacityParts:
+    """CPUs, memory, storage and fast ports, and the catalog-priced accelerators apart."""
     cpu = inventory.cpu
     cpu_flops = cpu_peak_flops(cpu) if cpu else None
-    if cpu_flops is not None:
-        flops["fp64"] += cpu_flops.fp64_flops
-        flops["fp32"] += cpu_flops.fp32_flops
+    flops = Flops(fp64=cpu_flops.fp64_flops, fp32=cpu_flops.fp32_flops) if cpu_flops else Flops()
     local_bytes, network = _storage(inventory, datacenter)
     ports = _ports(inventory)
-    return Capacity(
+    base = Capacity(
         cpu_physical_cores=cpu.physical_cores if cpu else 0,
         cpu_logical_cores=cpu.logical_cores if cpu else 0,
         memory_bytes=inventory.memory.total_bytes if inventory.memory else 0,
-        accelerators=models,
-        flops=Flops(**flops),
+        flops=flops,
         storage_local_bytes=local_bytes,
         network_storage=network,
         ports_400g=ports[400],
         ports_200g=ports[200],
         ports_100g=ports[100],
     )
+    return CapacityParts(base, _devices(inventory))
+
+
+def certified_capacity(inventory: Inventory, datacenter: str, excluded_accelerators: Collection[int] = ()) -> Capacity:
+    """What a certificate states: CPUs, memory, catalog-priced accelerators, storage and fast ports."""
+    return capacity_parts(inventory, datacenter).without(excluded_accelerators)

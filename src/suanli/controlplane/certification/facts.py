@@ -1,22 +1,51 @@
-"""Gather the facts of every node for a sweep: one read of nodes, usage counts and the rack registry."""
+"""Gather the facts of every node for a sweep, re-reading an inventory only when its hash changed."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from suanli.controlplane.certification.capacity import CapacityParts, capacity_parts
 from suanli.controlplane.certification.checks import CertificationPolicy
+from suanli.controlplane.certification.identities import Identity, hardware_identities
 from suanli.controlplane.store.tables import datacenters, nodes, racks, usage_history
-from suanli.schema import Inventory, Usage
+from suanli.schema import AcceleratorUsage, Inventory, Usage
+
+_FETCH_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class InventoryDigest:
+    """What a sweep keeps of one inventory: what the checks read, the identities, the capacity parts."""
+
+    checked: Inventory  # host, location and accelerators only (the checks need nothing else)
+    identities: frozenset[Identity]
+    parts: CapacityParts
+
+
+def digest_inventory(inventory_json: str, datacenter: str) -> InventoryDigest:
+    inventory = Inventory.model_validate_json(inventory_json)
+    slim = Inventory.model_construct(
+        host=inventory.host, location=inventory.location, accelerators=inventory.accelerators
+    )
+    return InventoryDigest(slim, hardware_identities(inventory), capacity_parts(inventory, datacenter))
+
+
+@dataclass
+class DigestCache:
+    """Node id → (inventory hash, digest), kept by the certification service between sweeps."""
+
+    entries: dict[str, tuple[str, InventoryDigest]] = field(default_factory=dict)
 
 
 @dataclass
 class NodeRow:
-    """One node as the sweep sees it; inventory and usage parsed only for nodes that can be certified."""
+    """One node as the sweep sees it; revoked nodes carry no inventory (they can hold nothing)."""
 
     node_id: str
     status: str
@@ -25,8 +54,12 @@ class NodeRow:
     enrolled_at: datetime
     last_seen_at: datetime | None
     usage_reports_in_window: int
-    inventory: Inventory | None
+    digest: InventoryDigest | None
     latest_usage: Usage | None
+
+    @property
+    def inventory(self) -> Inventory | None:
+        return self.digest.checked if self.digest else None
 
 
 @dataclass
@@ -34,6 +67,20 @@ class SweepInput:
     nodes: list[NodeRow]
     racks_by_datacenter: dict[str, frozenset[str]]
     rated_kw: dict[tuple[str, str], float]  # (datacenter, rack name) → rated kW (largest if in several rooms)
+
+
+def unhealthy_usage(latest_usage_json: str | None) -> Usage | None:
+    """Only the accelerators the health check acts on (an error or uncorrected ECC errors), cheaply.
+
+    The body was validated at ingest; here it is read with `json` and only failing devices are kept.
+    """
+    if not latest_usage_json:
+        return None
+    devices = json.loads(latest_usage_json).get("accelerators") or []
+    failing = [d for d in devices if d.get("error") or (d.get("ecc_uncorrected_errors") or 0) > 0]
+    if not failing:
+        return None
+    return Usage.model_construct(accelerators=[AcceleratorUsage.model_construct(**d) for d in failing])
 
 
 async def _usage_counts(engine: AsyncEngine, since: datetime) -> dict[str, int]:
@@ -47,6 +94,7 @@ async def _usage_counts(engine: AsyncEngine, since: datetime) -> dict[str, int]:
 
 
 async def rack_registry(engine: AsyncEngine) -> tuple[dict[str, frozenset[str]], dict[tuple[str, str], float]]:
+    """Rack names per data center, and each rack's rated power."""
     query = select(datacenters.c.name, racks.c.name.label("rack"), racks.c.rated_kw).join(
         datacenters, datacenters.c.id == racks.c.datacenter_id
     )
@@ -59,23 +107,42 @@ async def rack_registry(engine: AsyncEngine) -> tuple[dict[str, frozenset[str]],
     return {dc: frozenset(r) for dc, r in names.items()}, rated
 
 
-async def gather(engine: AsyncEngine, now: datetime, policy: CertificationPolicy) -> SweepInput:
-    """Everything the checks need, read in a few queries rather than one per node."""
+async def _refresh(engine: AsyncEngine, stale: dict[str, tuple[str, str]], cache: DigestCache) -> None:
+    """Read and digest the inventories whose hash changed since the last sweep."""
+    node_ids = list(stale)
+    async with engine.connect() as connection:
+        for start in range(0, len(node_ids), _FETCH_CHUNK):
+            chunk = node_ids[start : start + _FETCH_CHUNK]
+            query = select(nodes.c.id, nodes.c.inventory_hash, nodes.c.inventory).where(nodes.c.id.in_(chunk))
+            for node_id, inventory_hash, inventory_json in await connection.execute(query):
+                cache.entries[node_id] = (inventory_hash, digest_inventory(inventory_json, stale[node_id][1]))
+
+
+async def gather(engine: AsyncEngine, now: datetime, policy: CertificationPolicy, cache: DigestCache | None = None) -> SweepInput:
+    """Everything the checks need, in a few queries; inventories come from the cache when unchanged."""
+    cache = cache if cache is not None else DigestCache()
     counts = await _usage_counts(engine, now - timedelta(seconds=policy.availability_window_s))
     racks_by_dc, rated = await rack_registry(engine)
     query = select(
         nodes.c.id, nodes.c.status, nodes.c.province_code, datacenters.c.name.label("datacenter"),
-        nodes.c.enrolled_at, nodes.c.last_seen_at, nodes.c.inventory, nodes.c.latest_usage,
+        nodes.c.enrolled_at, nodes.c.last_seen_at, nodes.c.inventory_hash, nodes.c.latest_usage,
     ).join(datacenters, datacenters.c.id == nodes.c.datacenter_id)
-    rows: list[NodeRow] = []
     async with engine.connect() as connection:
-        for row in await connection.execute(query):
-            live = row.status != "revoked"  # a revoked node can hold nothing and conflicts with nobody
-            rows.append(NodeRow(
-                node_id=row.id, status=row.status, province=row.province_code, datacenter=row.datacenter,
-                enrolled_at=row.enrolled_at, last_seen_at=row.last_seen_at,
-                usage_reports_in_window=counts.get(row.id, 0),
-                inventory=Inventory.model_validate_json(row.inventory) if live else None,
-                latest_usage=Usage.model_validate_json(row.latest_usage) if live and row.latest_usage else None,
-            ))
-    return SweepInput(rows, racks_by_dc, rated)
+        rows = (await connection.execute(query)).all()
+    live = {row.id for row in rows if row.status != "revoked"}  # a revoked node holds nothing, conflicts with nobody
+    stale = {row.id: (row.inventory_hash, row.datacenter) for row in rows
+             if row.id in live and cache.entries.get(row.id, ("",))[0] != row.inventory_hash}
+    await _refresh(engine, stale, cache)
+    for node_id in set(cache.entries) - live:
+        del cache.entries[node_id]
+    result = [
+        NodeRow(
+            node_id=row.id, status=row.status, province=row.province_code, datacenter=row.datacenter,
+            enrolled_at=row.enrolled_at, last_seen_at=row.last_seen_at,
+            usage_reports_in_window=counts.get(row.id, 0),
+            digest=cache.entries[row.id][1] if row.id in live else None,
+            latest_usage=unhealthy_usage(row.latest_usage) if row.id in live else None,
+        )
+        for row in rows
+    ]
+    return SweepInput(result, racks_by_dc, rated)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from suanli.controlplane import appkeys
 from suanli.controlplane.certification import keystore, lease
+from suanli.controlplane.certification.facts import DigestCache
 from suanli.controlplane.certification.settings import CertificationSettings
 from suanli.controlplane.certification.summary import signed_summary
 from suanli.controlplane.certification.sweep import SweepStats, run_sweep
@@ -35,6 +36,7 @@ class CertificationService:
         self.issuer = issuer
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._summary: tuple[float, SignedSummary] | None = None
+        self._digests = DigestCache()  # parsed inventories, re-read only when their hash changes
         self._summary_lock = asyncio.Lock()
 
     async def sweep_if_leader(self, now: datetime | None = None) -> SweepStats | None:
@@ -43,7 +45,7 @@ class CertificationService:
         ttl = timedelta(seconds=self.settings.sweep_interval_s * 3)
         if not await lease.acquire(self.engine, SWEEP_LEASE, self.holder, ttl, now):
             return None
-        stats = await run_sweep(self.engine, self.settings, self.issuer, now)
+        stats = await run_sweep(self.engine, self.settings, self.issuer, now, cache=self._digests)
         self._summary = None  # certificates changed: the next summary is rebuilt
         return stats
 

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from suanli.controlplane import signing
 from suanli.controlplane.certification import keystore, store
-from suanli.controlplane.certification.capacity import certified_capacity
 from suanli.controlplane.certification.certificates import (
     CurrentCertificate,
     NodePlacement,
@@ -19,12 +18,11 @@ from suanli.controlplane.certification.certificates import (
     decide,
 )
 from suanli.controlplane.certification.checks import AcceleratorCatalog, NodeFacts, Verdict, evaluate
-from suanli.controlplane.certification.facts import NodeRow, SweepInput, gather
+from suanli.controlplane.certification.facts import DigestCache, NodeRow, SweepInput, gather
 from suanli.controlplane.certification.identities import (
     Identity,
     IdentityConflict,
     find_identity_conflicts,
-    hardware_identities,
     hashed_identities,
 )
 from suanli.controlplane.certification.settings import CertificationSettings
@@ -52,7 +50,7 @@ async def _quarantine_conflicts(
     engine: AsyncEngine, swept: SweepInput, now: datetime, stats: SweepStats
 ) -> tuple[Conflicts, dict[str, frozenset[Identity]]]:
     """Both claimants of a shared identity go to quarantine; nothing of either is overwritten."""
-    identities = {row.node_id: hardware_identities(row.inventory) for row in swept.nodes if row.inventory}
+    identities = {row.node_id: row.digest.identities for row in swept.nodes if row.digest}
     conflicts = find_identity_conflicts(identities)
     for row in swept.nodes:
         if row.node_id in conflicts and row.status == "active":
@@ -89,10 +87,10 @@ class _Sweep:
     verdicts: list[store.VerdictRow] = field(default_factory=list)
 
     def _claims(self, row: NodeRow, verdict: Verdict) -> tuple[CertificateClaims, str] | None:
-        if not verdict.certified or row.inventory is None:
+        if not verdict.certified or row.digest is None:
             return None
-        placement = NodePlacement(row.datacenter, row.province, row.inventory.location.rack)
-        capacity = certified_capacity(row.inventory, row.datacenter, verdict.excluded_accelerators)
+        placement = NodePlacement(row.datacenter, row.province, row.digest.checked.location.rack)
+        capacity = row.digest.parts.without(verdict.excluded_accelerators)
         hardware = hashed_identities(self.identities.get(row.node_id, ()))
         claims = build_claims(
             issuer=self.issuer, node_id=row.node_id, placement=placement, capacity=capacity,
@@ -131,11 +129,11 @@ def _new_certificate(node_id: str, claims: CertificateClaims, key: signing.Signi
 
 async def run_sweep(
     engine: AsyncEngine, settings: CertificationSettings, issuer: str, now: datetime,
-    catalog: AcceleratorCatalog | None = None,
+    catalog: AcceleratorCatalog | None = None, cache: DigestCache | None = None,
 ) -> SweepStats:
     """One pass over every node; certificate changes and verdicts are written in one transaction."""
     policy = settings.policy()
-    swept = await gather(engine, now, policy)
+    swept = await gather(engine, now, policy, cache)
     stats = SweepStats(nodes=len(swept.nodes))
     conflicts, identities = await _quarantine_conflicts(engine, swept, now, stats)
     key = signing.active_key(await keystore.load_keys(engine, now, settings.passphrase))
