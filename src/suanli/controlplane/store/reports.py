@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from suanli.controlplane import contribution as contrib
@@ -90,6 +90,31 @@ def _sqlite_insert_usage(connection: Connection, rows: list[dict[str, Any]]) -> 
     return written
 
 
+# One fixed statement whatever the group's size: PostgreSQL plans it once, and the rows travel
+# as four arrays instead of five bound parameters each.
+_POSTGRES_INSERT_USAGE = text(
+    "INSERT INTO usage_history (node_id, seq, sent_at, received_at, body, downsampled) "
+    "SELECT u.node_id, u.seq, u.sent_at, :received_at, u.body, false FROM unnest("
+    "CAST(:node_ids AS VARCHAR[]), CAST(:seqs AS BIGINT[]), CAST(:sent_ats AS TIMESTAMPTZ[]), "
+    "CAST(:bodies AS TEXT[])) AS u(node_id, seq, sent_at, body) "
+    "ON CONFLICT DO NOTHING RETURNING node_id, seq"
+)
+
+
+def _postgres_insert_usage(connection: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    result = connection.execute(
+        _POSTGRES_INSERT_USAGE,
+        {
+            "received_at": rows[0]["received_at"],
+            "node_ids": [row["node_id"] for row in rows],
+            "seqs": [row["seq"] for row in rows],
+            "sent_ats": [row["sent_at"] for row in rows],
+            "bodies": [row["body"] for row in rows],
+        },
+    )
+    return {(row.node_id, row.seq) for row in result.all()}
+
+
 def _insert_new(
     connection: Connection, table: Any, rows: list[dict[str, Any]]
 ) -> set[tuple[str, int]]:
@@ -98,6 +123,8 @@ def _insert_new(
         return set()
     if table is usage_history and connection.dialect.name == "sqlite":
         return _sqlite_insert_usage(connection, rows)
+    if table is usage_history and connection.dialect.name == "postgresql":
+        return _postgres_insert_usage(connection, rows)
     statement = _insert(connection, table).on_conflict_do_nothing().returning(table.c.node_id, table.c.seq)
     result = connection.execute(statement, rows)
     return {(row.node_id, row.seq) for row in result.all()}
