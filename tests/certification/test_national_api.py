@@ -147,3 +147,10 @@ async def test_openapi_documents_the_national_routes(plane: Plane) -> None:
     for path in ("/.well-known/jwks.json", "/national/v1/summary", "/national/v1/certificates"):
         assert "get" in document["paths"][path]
     assert {"Jwks", "SignedSummary", "CertificateFeedPage"} <= set(document["components"]["schemas"])
+
+
+async def test_national_role_sees_certified_data_only(plane: Plane) -> None:
+    national = await plane.key("national")
+    for path in ("/v1/capacity", "/v1/nodes"):
+        response = await plane.client.get(path, headers=national)
+        assert response.status == 403 and (await response.json())["error"]["code"] == "forbidden_role"
