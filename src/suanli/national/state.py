@@ -1,7 +1,9 @@
 """The puller's local state (SQLite): per-source cursor and summary, and every valid certificate, indexed for totals.
 
 Certificates are stored as rows with their figures in columns, so an incremental sync touches only
-the changed rows and national totals are SQL sums rather than a re-read of every certificate.
+the changed rows and national totals are SQL sums rather than a re-read of every certificate. Child
+rows refer to a certificate by an integer key, and hardware hashes are kept as 32-byte blobs: a
+100 000-certificate state stays a few hundred bytes per certificate.
 """
 
 from __future__ import annotations
@@ -16,50 +18,33 @@ from typing import Any
 
 from suanli.schema.national import PRECISIONS
 
-_COUNTS = ("cpu_physical_cores", "cpu_logical_cores", "memory_bytes", "storage_local_bytes", "ports_400g", "ports_200g", "ports_100g")
+COUNTS = ("cpu_physical_cores", "cpu_logical_cores", "memory_bytes", "storage_local_bytes", "ports_400g", "ports_200g", "ports_100g")
+_CHUNK = 400  # SQLite's bound-parameter limit is 999 on old builds
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sources (
     url TEXT PRIMARY KEY, issuer TEXT, cursor TEXT NOT NULL DEFAULT '', summary TEXT, pulled_at REAL
 );
 CREATE TABLE IF NOT EXISTS certificates (
-    source TEXT NOT NULL, certificate_id TEXT NOT NULL, node_id TEXT NOT NULL, kid TEXT NOT NULL,
-    province TEXT NOT NULL, datacenter TEXT NOT NULL, expires_s INTEGER NOT NULL,
-    {", ".join(f"{c} INTEGER NOT NULL" for c in _COUNTS)},
-    {", ".join(f"flops_{p} REAL NOT NULL" for p in PRECISIONS)},
-    PRIMARY KEY (source, certificate_id)
+    cid INTEGER PRIMARY KEY, source TEXT NOT NULL, certificate_id TEXT NOT NULL, node_id TEXT NOT NULL,
+    kid TEXT NOT NULL, province TEXT NOT NULL, datacenter TEXT NOT NULL, expires_s INTEGER NOT NULL,
+    {", ".join(f"{c} INTEGER NOT NULL" for c in COUNTS)},
+    {", ".join(f"flops_{p} REAL NOT NULL" for p in PRECISIONS)}
 );
+CREATE UNIQUE INDEX IF NOT EXISTS certificates_id ON certificates (source, certificate_id);
 CREATE UNIQUE INDEX IF NOT EXISTS certificates_node ON certificates (source, node_id);
 CREATE TABLE IF NOT EXISTS certificate_accelerators (
-    source TEXT NOT NULL, certificate_id TEXT NOT NULL, model TEXT NOT NULL, count INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS accelerators_cert ON certificate_accelerators (source, certificate_id);
+    cid INTEGER NOT NULL, model TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (cid, model)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS certificate_storage (
-    source TEXT NOT NULL, certificate_id TEXT NOT NULL, storage_key TEXT NOT NULL, size_bytes INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS storage_cert ON certificate_storage (source, certificate_id);
+    cid INTEGER NOT NULL, storage_key TEXT NOT NULL, size_bytes INTEGER NOT NULL, PRIMARY KEY (cid, storage_key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS certificate_hardware (
-    source TEXT NOT NULL, certificate_id TEXT NOT NULL, hardware_hash TEXT NOT NULL,
-    PRIMARY KEY (source, certificate_id, hardware_hash)
+    cid INTEGER NOT NULL, hardware_hash BLOB NOT NULL, PRIMARY KEY (cid, hardware_hash)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS hardware_hash ON certificate_hardware (hardware_hash);
 """
 _CHILD_TABLES = ("certificate_accelerators", "certificate_storage", "certificate_hardware")
-_CHUNK = 500  # SQLite's bound-parameter limit is 999 on old builds
-
-
-def _rows_of(certificate: StoredCertificate, rows: dict[str, list[tuple[Any, ...]]]) -> None:
-    """The rows one certificate adds to each table."""
-    source, cid, claims = certificate.source, certificate.certificate_id, certificate.claims
-    capacity = claims["capacity"]
-    flops = capacity.get("flops", {})
-    rows["certificates"].append(
-        (source, cid, certificate.node_id, certificate.kid, claims["province"], claims["datacenter"], claims["exp"],
-         *(capacity.get(c, 0) for c in _COUNTS), *(flops.get(p, 0.0) for p in PRECISIONS))
-    )
-    rows["certificate_accelerators"] += [(source, cid, m, n) for m, n in capacity.get("accelerators", {}).items()]
-    rows["certificate_storage"] += [(source, cid, k, size) for k, size in capacity.get("network_storage", {}).items()]
-    rows["certificate_hardware"] += [(source, cid, h) for h in claims["hardware"]]
 
 
 @dataclass(frozen=True)
@@ -71,6 +56,21 @@ class StoredCertificate:
     node_id: str
     kid: str
     claims: dict[str, Any]
+
+
+def _rows_of(cid: int, certificate: StoredCertificate, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    """The rows one certificate adds to each table."""
+    claims = certificate.claims
+    capacity = claims["capacity"]
+    flops = capacity.get("flops", {})
+    rows["certificates"].append(
+        (cid, certificate.source, certificate.certificate_id, certificate.node_id, certificate.kid,
+         claims["province"], claims["datacenter"], claims["exp"],
+         *(capacity.get(c, 0) for c in COUNTS), *(flops.get(p, 0.0) for p in PRECISIONS))
+    )
+    rows["certificate_accelerators"] += [(cid, m, n) for m, n in capacity.get("accelerators", {}).items()]
+    rows["certificate_storage"] += [(cid, k, size) for k, size in capacity.get("network_storage", {}).items()]
+    rows["certificate_hardware"] += [(cid, bytes.fromhex(h)) for h in claims["hardware"]]
 
 
 class PullState:
@@ -114,11 +114,11 @@ class PullState:
 
     def _delete(self, source: str, where: str, args: tuple[Any, ...]) -> int:
         """Delete the source's certificates matching `where` with their rows; returns how many."""
-        query = f"SELECT certificate_id FROM certificates WHERE source = ? AND {where}"
-        ids = [(source, row[0]) for row in self.connection.execute(query, (source, *args))]
+        query = f"SELECT cid FROM certificates WHERE source = ? AND {where}"
+        cids = [(row[0],) for row in self.connection.execute(query, (source, *args))]
         for table in (*_CHILD_TABLES, "certificates"):
-            self.connection.executemany(f"DELETE FROM {table} WHERE source = ? AND certificate_id = ?", ids)
-        return len(ids)
+            self.connection.executemany(f"DELETE FROM {table} WHERE cid = ?", cids)
+        return len(cids)
 
     def revoke(self, source: str, certificate_id: str) -> int:
         return self._delete(source, "certificate_id = ?", (certificate_id,))
@@ -129,19 +129,22 @@ class PullState:
 
     def put_many(self, source: str, batch: list[StoredCertificate]) -> None:
         """Store certificates of one source in bulk; per node the last one wins and replaces any earlier."""
-        latest = {c.node_id: c for c in batch}
-        node_ids = list(latest)
-        for start in range(0, len(node_ids), _CHUNK):
-            chunk = node_ids[start : start + _CHUNK]
-            self._delete(source, f"node_id IN ({', '.join('?' * len(chunk))})", tuple(chunk))
+        latest = list({c.node_id: c for c in batch}.values())
+        for start in range(0, len(latest), _CHUNK):
+            chunk = latest[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            self._delete(source, f"(node_id IN ({marks}) OR certificate_id IN ({marks}))",
+                         (*(c.node_id for c in chunk), *(c.certificate_id for c in chunk)))
+        next_cid = self.connection.execute("SELECT coalesce(max(cid), 0) + 1 FROM certificates").fetchone()[0]
         rows: dict[str, list[tuple[Any, ...]]] = {"certificates": [], **{t: [] for t in _CHILD_TABLES}}
-        for certificate in latest.values():
-            _rows_of(certificate, rows)
-        width = 7 + len(_COUNTS) + len(PRECISIONS)
+        for offset, certificate in enumerate(latest):
+            _rows_of(next_cid + offset, certificate, rows)
+        width = 8 + len(COUNTS) + len(PRECISIONS)
         self.connection.executemany(f"INSERT INTO certificates VALUES ({', '.join('?' * width)})", rows["certificates"])
-        self.connection.executemany("INSERT INTO certificate_accelerators VALUES (?, ?, ?, ?)", rows["certificate_accelerators"])
-        self.connection.executemany("INSERT INTO certificate_storage VALUES (?, ?, ?, ?)", rows["certificate_storage"])
-        self.connection.executemany("INSERT INTO certificate_hardware VALUES (?, ?, ?)", rows["certificate_hardware"])
+        # OR IGNORE: a source repeating an entry inside one certificate must not abort the page.
+        self.connection.executemany("INSERT OR IGNORE INTO certificate_accelerators VALUES (?, ?, ?)", rows["certificate_accelerators"])
+        self.connection.executemany("INSERT OR IGNORE INTO certificate_storage VALUES (?, ?, ?)", rows["certificate_storage"])
+        self.connection.executemany("INSERT OR IGNORE INTO certificate_hardware VALUES (?, ?)", rows["certificate_hardware"])
 
     def drop_unpublished_keys(self, source: str, key_ids: Iterable[str]) -> int:
         """Forget certificates whose signing key the source no longer publishes; returns how many."""

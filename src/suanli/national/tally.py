@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from suanli.national.state import _COUNTS, PullState
+from suanli.national.state import COUNTS, PullState
 from suanli.schema.national import PRECISIONS, Capacity, Flops
 
 
@@ -32,14 +32,14 @@ def find_duplicates(state: PullState, source_order: list[str]) -> list[Duplicate
     """Hashes claimed under two or more sources; the source listed first keeps the hardware."""
     rank = {url: index for index, url in enumerate(source_order)}
     rows = state.connection.execute(
-        "SELECT h.hardware_hash, h.source, c.node_id FROM certificate_hardware h "
-        "JOIN certificates c ON c.source = h.source AND c.certificate_id = h.certificate_id "
-        "WHERE h.hardware_hash IN (SELECT hardware_hash FROM certificate_hardware "
-        "GROUP BY hardware_hash HAVING count(DISTINCT source) > 1) ORDER BY h.hardware_hash"
+        "SELECT h.hardware_hash, c.source, c.node_id FROM certificate_hardware h "
+        "JOIN certificates c ON c.cid = h.cid WHERE h.hardware_hash IN ("
+        "SELECT h2.hardware_hash FROM certificate_hardware h2 JOIN certificates c2 ON c2.cid = h2.cid "
+        "GROUP BY h2.hardware_hash HAVING count(DISTINCT c2.source) > 1) ORDER BY h.hardware_hash"
     )
     claims: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for hardware_hash, source, node_id in rows:
-        claims[hardware_hash].append((source, node_id))
+        claims[hardware_hash.hex()].append((source, node_id))
     duplicates = []
     for hardware_hash, holders in claims.items():
         sources = sorted({s for s, _ in holders}, key=lambda s: (rank.get(s, len(rank)), s))
@@ -49,21 +49,18 @@ def find_duplicates(state: PullState, source_order: list[str]) -> list[Duplicate
 
 def _exclude(state: PullState, duplicates: list[Duplicate]) -> int:
     """Mark, in a temporary table, certificates that lose a duplicate to an earlier source."""
-    state.connection.execute("CREATE TEMP TABLE IF NOT EXISTS excluded (source TEXT, certificate_id TEXT)")
+    state.connection.execute("CREATE TEMP TABLE IF NOT EXISTS excluded (cid INTEGER PRIMARY KEY)")
     state.connection.execute("DELETE FROM excluded")
     for duplicate in duplicates:
         state.connection.execute(
-            "INSERT INTO excluded SELECT DISTINCT source, certificate_id FROM certificate_hardware "
-            "WHERE hardware_hash = ? AND source != ?",
-            (duplicate.hardware_hash, duplicate.kept_source),
+            "INSERT OR IGNORE INTO excluded SELECT h.cid FROM certificate_hardware h JOIN certificates c "
+            "ON c.cid = h.cid WHERE h.hardware_hash = ? AND c.source != ?",
+            (bytes.fromhex(duplicate.hardware_hash), duplicate.kept_source),
         )
-    return state.connection.execute("SELECT count(*) FROM (SELECT DISTINCT * FROM excluded)").fetchone()[0]
+    return state.connection.execute("SELECT count(*) FROM excluded").fetchone()[0]
 
 
-_LIVE = (
-    "c.expires_s > :now AND NOT EXISTS (SELECT 1 FROM excluded e "
-    "WHERE e.source = c.source AND e.certificate_id = c.certificate_id)"
-)
+_LIVE = "c.expires_s > :now AND c.cid NOT IN (SELECT cid FROM excluded)"
 
 
 def _child_sums(state: PullState, query: str, now_s: float) -> dict[str, dict[str, int]]:
@@ -77,7 +74,7 @@ def tally(state: PullState, source_order: list[str], now_s: float) -> Tally:
     """Certified capacity per province from unexpired, non-duplicate certificates of every source."""
     result = Tally(duplicates=find_duplicates(state, source_order))
     result.excluded_certificates = _exclude(state, result.duplicates)
-    columns = [f"sum(c.{name})" for name in _COUNTS] + [f"sum(c.flops_{p})" for p in PRECISIONS]
+    columns = [f"sum(c.{name})" for name in COUNTS] + [f"sum(c.flops_{p})" for p in PRECISIONS]
     rows = state.connection.execute(
         f"SELECT c.province, count(*), {', '.join(columns)} FROM certificates c WHERE {_LIVE} GROUP BY c.province",
         {"now": now_s},
@@ -85,18 +82,18 @@ def tally(state: PullState, source_order: list[str], now_s: float) -> Tally:
     accelerators = _child_sums(
         state,
         f"SELECT c.province, a.model, sum(a.count) FROM certificate_accelerators a JOIN certificates c "
-        f"ON c.source = a.source AND c.certificate_id = a.certificate_id WHERE {_LIVE} GROUP BY c.province, a.model",
+        f"ON c.cid = a.cid WHERE {_LIVE} GROUP BY c.province, a.model",
         now_s,
     )
     storage = _child_sums(
         state,
         f"SELECT c.province, s.storage_key, max(s.size_bytes) FROM certificate_storage s JOIN certificates c "
-        f"ON c.source = s.source AND c.certificate_id = s.certificate_id WHERE {_LIVE} GROUP BY c.province, s.storage_key",
+        f"ON c.cid = s.cid WHERE {_LIVE} GROUP BY c.province, s.storage_key",
         now_s,
     )
     for province, nodes, *values in rows:
-        counts: dict[str, Any] = dict(zip(_COUNTS, values[: len(_COUNTS)]))
-        flops = Flops(**dict(zip(PRECISIONS, values[len(_COUNTS) :])))
+        counts: dict[str, Any] = dict(zip(COUNTS, values[: len(COUNTS)]))
+        flops = Flops(**dict(zip(PRECISIONS, values[len(COUNTS) :])))
         result.by_province[province] = Capacity(
             **counts,
             flops=flops,
