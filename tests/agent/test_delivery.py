@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from conftest import free_tcp_port
@@ -15,6 +14,7 @@ from fakes.control_plane import CREDENTIAL, NODE_ID, FakeControlPlane, Scripted,
 from suanli.agent.backoff import Backoff
 from suanli.agent.delivery import Delivery, Outcome, batch_json, failing_index
 from suanli.agent.spool import Spool
+from suanli.agent.transport import HttpClient
 from suanli.schema import ReportBatch
 
 WHEN = "2026-11-21T08:00:00+00:00"
@@ -51,17 +51,19 @@ def spool(tmp_path: Path) -> Spool:
 
 @pytest.fixture
 async def make_delivery(spool: Spool) -> AsyncIterator[Callable[..., Delivery]]:
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
     clock = Clock()
+    clients: list[HttpClient] = []
 
     def make(url: str, batch_max_reports: int = 200) -> Delivery:
         backoff = Backoff(base_s=1.0, cap_s=60.0, clock=clock, rng=lambda: 0.0)
-        delivery = Delivery(spool, session, url, NODE_ID, CREDENTIAL, batch_max_reports, backoff)
+        clients.append(HttpClient(url, request_timeout_s=5.0))
+        delivery = Delivery(spool, clients[-1], NODE_ID, CREDENTIAL, batch_max_reports, backoff)
         delivery.clock = clock  # type: ignore[attr-defined]  (tests move time through it)
         return delivery
 
     yield make
-    await session.close()
+    for client in clients:
+        client.close()
 
 
 def fill(spool: Spool, count: int, kind: str = "usage") -> list[int]:
@@ -194,7 +196,7 @@ async def test_connection_refused_backs_off_and_keeps_reports(
     assert await delivery.drain() is Outcome.FAILED
     assert await delivery.drain() is Outcome.WAITING
     assert delivery.backoff.failures == 1
-    assert "ClientConnectorError" in (delivery.state.last_error or "")
+    assert "ConnectionRefusedError" in (delivery.state.last_error or "")
     assert spool.depth() == 3
 
 

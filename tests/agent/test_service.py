@@ -95,7 +95,7 @@ async def test_outage_keeps_reports_and_stop_returns_with_them_spooled(tmp_path:
     assert await running == 0
     status = json.loads((tmp_path / STATUS_FILE).read_text())
     assert status["spool"]["depth"] >= 4
-    assert "ClientConnectorError" in status["delivery"]["last_error"]
+    assert "ConnectionRefusedError" in status["delivery"]["last_error"]
 
 
 async def test_reload_applies_new_intervals_and_keeps_running_on_bad_config(

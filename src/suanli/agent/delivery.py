@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-import aiohttp
 from pydantic import ValidationError
 
 from suanli.agent.backoff import Backoff, parse_retry_after
 from suanli.agent.logs import log_event
 from suanli.agent.spool import Spool, SpooledReport
-from suanli.agent.transport import join_url
+from suanli.agent.transport import HttpClient, TransportError
 from suanli.schema import BatchAck
 
 MAX_BATCH_BYTES = 512 * 1024  # well under aiohttp's default 1 MiB request limit on the server
@@ -106,19 +105,21 @@ def _index_in_path(path: Any, batch_size: int) -> int | None:
 class Delivery:
     """Moves reports from the spool to the control plane; one instance per running agent."""
 
+    @property
+    def server_url(self) -> str:
+        return self.client.server_url
+
     def __init__(
         self,
         spool: Spool,
-        session: aiohttp.ClientSession,
-        server_url: str,
+        client: HttpClient,
         node_id: str,
         credential: str,
         batch_max_reports: int = 200,
         backoff: Backoff | None = None,
     ) -> None:
         self.spool = spool
-        self.session = session
-        self.server_url = server_url
+        self.client = client
         self.node_id = node_id
         self.credential = credential
         self.batch_max_reports = batch_max_reports
@@ -141,14 +142,12 @@ class Delivery:
 
     async def send(self, batch: Sequence[SpooledReport]) -> Outcome:
         """POST one batch and apply the answer to the spool."""
-        url = join_url(self.server_url, "/v1/reports")
-        headers = {"Authorization": f"Bearer {self.credential}", "Content-Type": "application/json"}
+        headers = {"Authorization": f"Bearer {self.credential}"}
         try:
-            async with self.session.post(url, data=batch_json(self.node_id, batch), headers=headers) as response:
-                text = await response.text()
-                return self._answer(batch, response.status, text, response.headers.get("Retry-After"))
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            response = await self.client.post("/v1/reports", batch_json(self.node_id, batch), headers)
+        except TransportError as exc:
             return self._fail(f"{type(exc).__name__}: {exc}", None)
+        return self._answer(batch, response.status, response.text, response.retry_after)
 
     def _answer(self, batch: Sequence[SpooledReport], status: int, text: str, retry_after: str | None) -> Outcome:
         if status == 200:

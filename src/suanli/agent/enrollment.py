@@ -5,16 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 from pydantic import ValidationError
 
 from suanli.agent.logs import log_event, register_secret
 from suanli.agent.state import ensure_state_dir, read_json, write_json
+from suanli.agent.transport import HttpClient, TransportError
 from suanli.schema import EnrollRequest, EnrollResponse, Inventory, utc_now
-
-if TYPE_CHECKING:  # aiohttp is imported when enrolling, so `suanli-agent status` starts fast
-    import aiohttp
 
 ENROLLMENT_FILE = "enrollment.json"
 
@@ -67,27 +63,20 @@ def save_enrollment(state_dir: Path, enrollment: Enrollment) -> Path:
     return path
 
 
-async def request_enrollment(
-    session: aiohttp.ClientSession, server_url: str, token: str, inventory: Inventory
-) -> EnrollResponse:
+async def request_enrollment(client: HttpClient, token: str, inventory: Inventory) -> EnrollResponse:
     """POST /v1/enroll and return the control plane's answer, or raise EnrollmentError with its reason."""
-    import aiohttp
-
-    from suanli.agent.transport import join_url
-
-    body = EnrollRequest(token=token, inventory=inventory).model_dump(mode="json", by_alias=True)
-    url = join_url(server_url, "/v1/enroll")
+    body = EnrollRequest(token=token, inventory=inventory).model_dump_json(by_alias=True).encode()
     try:
-        async with session.post(url, json=body) as response:
-            text = await response.text()
-            if response.status != 201:
-                raise EnrollmentError(f"enrollment refused: HTTP {response.status}: {_error_message(text)}")
-    except aiohttp.ClientError as exc:
-        raise EnrollmentError(f"cannot reach {server_url}: {exc}") from exc
+        # never resent on its own: a token may allow a single use
+        response = await client.post("/v1/enroll", body, {}, retry_stale=False)
+    except TransportError as exc:
+        raise EnrollmentError(f"cannot reach {client.server_url}: {type(exc).__name__}: {exc}") from exc
+    if response.status != 201:
+        raise EnrollmentError(f"enrollment refused: HTTP {response.status}: {_error_message(response.text)}")
     try:
-        return EnrollResponse.model_validate_json(text)
+        return EnrollResponse.model_validate_json(response.text)
     except ValidationError as exc:
-        raise EnrollmentError(f"unexpected enrollment answer from {server_url}: {exc}") from exc
+        raise EnrollmentError(f"unexpected enrollment answer from {client.server_url}: {exc}") from exc
 
 
 def _error_message(text: str) -> str:
@@ -110,16 +99,20 @@ async def enroll(
     ca_bundle: str | None = None,
 ) -> Enrollment:
     """Enroll this node and store the result; refuse to replace an enrollment unless `force`."""
-    from suanli.agent.transport import client_session
-
     register_secret(token)
     existing = load_enrollment(state_dir)
     if existing is not None and not force:
         raise EnrollmentError(
             f"already enrolled as {existing.node_id} with {existing.server_url}; use --force to enroll again"
         )
-    async with client_session(request_timeout_s, tls_verify, ca_bundle) as session:
-        answer = await request_enrollment(session, server_url, token, inventory)
+    try:
+        client = HttpClient(server_url, request_timeout_s, tls_verify, ca_bundle)
+    except (ValueError, OSError) as exc:  # a bad URL, an unreadable CA bundle
+        raise EnrollmentError(str(exc)) from exc
+    try:
+        answer = await request_enrollment(client, token, inventory)
+    finally:
+        client.close()
     register_secret(answer.credential)
     enrollment = Enrollment(
         server_url=server_url,

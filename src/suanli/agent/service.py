@@ -31,7 +31,7 @@ from suanli.agent.logs import log_event, set_level
 from suanli.agent.sdnotify import Notifier
 from suanli.agent.spool import Spool
 from suanli.agent.status import write_status
-from suanli.agent.transport import client_session
+from suanli.agent.transport import HttpClient
 from suanli.schema import Inventory, Usage, utc_now
 
 # How often the inventory is collected to look for hardware changes; it is spooled only when its
@@ -76,7 +76,7 @@ class ServiceSignal(enum.Enum):
 
 
 class AgentService:
-    """One running agent: owns the spool, the HTTP session, the scheduler and the notifier."""
+    """One running agent: owns the spool, the HTTP client, the scheduler and the notifier."""
 
     def __init__(
         self,
@@ -179,7 +179,7 @@ class AgentService:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the HTTP session and schedule the jobs; inventory and usage run at once."""
+        """Open the HTTP client and schedule the jobs; inventory and usage run at once."""
         self.open()
         config = self.config
         self.scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1})
@@ -193,18 +193,19 @@ class AgentService:
         )
 
     def open(self) -> None:
-        """Create the HTTP session and the delivery (the cycles can then be driven directly)."""
+        """Create the HTTP client and the delivery (the cycles can then be driven directly)."""
         config = self.config
-        session = client_session(config.request_timeout_s, config.tls_verify, config.ca_bundle)
         self.delivery = Delivery(
             self.spool,
-            session,
-            self._server_url(config),
+            self._client(config),
             self.enrollment.node_id,
             self.enrollment.credential,
             config.batch_max_reports,
             Backoff(base_s=max(1.0, config.delivery_interval_s), cap_s=MAX_BACKOFF_S),
         )
+
+    def _client(self, config: ServiceConfig) -> HttpClient:
+        return HttpClient(self._server_url(config), config.request_timeout_s, config.tls_verify, config.ca_bundle)
 
     def _server_url(self, config: ServiceConfig) -> str:
         """The configured server URL wins (a control plane moved behind a new name), else the enrolled one."""
@@ -295,13 +296,11 @@ class AgentService:
         self.spool.set_bounds(config.spool_max_bytes, config.spool_max_reports)
         assert self.delivery is not None
         self.delivery.batch_max_reports = config.batch_max_reports
-        self.delivery.server_url = self._server_url(config)
-        if (old.tls_verify, old.ca_bundle, old.request_timeout_s) != (
-            config.tls_verify, config.ca_bundle, config.request_timeout_s
-        ):
+        connection = (self._server_url(config), config.tls_verify, config.ca_bundle, config.request_timeout_s)
+        if connection != (self._server_url(old), old.tls_verify, old.ca_bundle, old.request_timeout_s):
             async with self._delivery_lock:
-                await self.delivery.session.close()
-                self.delivery.session = client_session(config.request_timeout_s, config.tls_verify, config.ca_bundle)
+                self.delivery.client.close()
+                self.delivery.client = self._client(config)
         self._schedule(config, first_run=False)
 
     async def stop(self) -> None:
@@ -317,7 +316,7 @@ class AgentService:
         for task in set(self._running_cycles):
             task.cancel()
         if self.delivery is not None:
-            await self.delivery.session.close()
+            self.delivery.client.close()
         self.write_status(running=False)
         log_event("agent.stopped", spool_depth=self.spool.depth(), last_seq=self.spool.stats().last_seq)
         self.spool.close()
