@@ -50,15 +50,16 @@ class CertificationService:
         return stats
 
     async def run_forever(self) -> None:
-        """Sweep every interval; a failing sweep is logged and retried at the next tick, never fatal."""
+        """Sweep every interval, the first one interval after start (agents report first);
+        a failing sweep is logged and retried at the next tick, never fatal."""
         while True:
+            await asyncio.sleep(self.settings.sweep_interval_s)
             try:
                 await self.sweep_if_leader()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("certification sweep failed")
-            await asyncio.sleep(self.settings.sweep_interval_s)
 
     async def summary(self) -> SignedSummary:
         async with self._summary_lock:
