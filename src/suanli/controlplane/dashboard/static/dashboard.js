@@ -2,6 +2,7 @@
 "use strict";
 (function (suanli) {
   const REFRESH_MS = 15000;
+  const FAILURE_CHARS = 140;  // longer reasons (lists of clashing identities) show in full on hover
   const PRECISIONS = ["fp64", "fp64_tensor", "fp32", "tf32", "fp16", "bf16", "fp8", "int8"];
   const el = suanli.el, cell = suanli.cell, $ = (id) => document.getElementById(id);
   const state = { datacenter: null, node: null };
@@ -37,6 +38,8 @@
     $("totals-list").replaceChildren(...tiles);
   }
 
+  function shorten(text, chars) { return text.length > chars ? `${text.slice(0, chars - 1)}…` : text; }
+
   function used(group) { return `${suanli.count(group.accelerators_in_use)} / ${suanli.count(group.accelerators_total)}`; }
 
   function drawPlaces(groups) {
@@ -55,7 +58,7 @@
     const rows = models.map((m) => el("tr", {}, cell(m.vendor), cell(m.model), cell(suanli.count(m.in_use), true),
       cell(suanli.count(m.total), true),
       el("td", {}, el("span", { class: "bar", title: suanli.percent(m.in_use, m.total) },
-        el("span", { style: { width: `${m.total ? 100 * m.in_use / m.total : 0}%` } })), " ", suanli.percent(m.in_use, m.total)),
+        el("span", { style: { width: `${m.total ? Math.min(100, 100 * m.in_use / m.total) : 0}%` } })), " ", suanli.percent(m.in_use, m.total)),
       cell(m.known ? "yes" : "no (no FLOPS counted)", false, m.known ? "" : "state-uncertified")));
     suanli.fill($("models-table").tBodies[0], rows, "No accelerators.", 6);
   }
@@ -73,7 +76,8 @@
       cell(n.node_id), cell(n.hostname), cell(n.datacenter), cell(n.rack || ""),
       cell(n.status, false, `status-${n.status}`), cell(suanli.ago(n.last_seen_at), false, n.stale ? "stale" : ""),
       cell(n.state, false, `state-${n.state}`),
-      cell(Object.entries(n.failures).map(([check, reason]) => `${check}: ${reason}`).join("; "), false, "failures")));
+      el("td", { class: "failures" }, Object.entries(n.failures).map(([check, reason]) =>
+        el("div", { title: reason }, el("b", {}, check), ": ", shorten(reason, FAILURE_CHARS))))));
     suanli.fill($("attention-table").tBodies[0], rows, "Every node is certified and reporting.", 8);
   }
 
