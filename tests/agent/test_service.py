@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,6 +23,7 @@ from suanli.agent.sdnotify import Notifier
 from suanli.agent.service import AgentService, ServiceSignal
 from suanli.agent.state import InstanceLock
 from suanli.agent.status import STATUS_FILE
+from suanli.schema import Inventory, Usage
 
 FAST = dict(usage_interval_s=0.1, delivery_interval_s=0.1, inventory_interval_s=900.0, jitter_fraction=0.0)
 
@@ -171,3 +173,37 @@ def test_second_agent_on_a_held_state_dir_exits_with_configuration_error(tmp_pat
         assert run_command(agent_config(tmp_path), lambda config: FakeCollection()) == EXIT_CONFIG
     finally:
         holder.release()
+
+
+class OverlapProbe(FakeCollection):
+    """Records how many collections ran at once (the runner must never see two)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = 0
+        self.most_active = 0
+
+    def _enter(self) -> None:
+        self.active += 1
+        self.most_active = max(self.most_active, self.active)
+        time.sleep(0.05)
+        self.active -= 1
+
+    def inventory(self) -> Inventory:
+        self._enter()
+        return super().inventory()
+
+    def usage(self) -> Usage:
+        self._enter()
+        return super().usage()
+
+
+async def test_collections_never_overlap(tmp_path: Path, server_url: str) -> None:
+    probe = OverlapProbe()
+    config = agent_config(tmp_path, **{**FAST, "usage_interval_s": 0.05})
+    service = AgentService(config, enrollment(server_url), probe, notifier=Notifier({}))
+    running = asyncio.create_task(service.run())
+    await until(lambda: probe.usage_calls >= 5 and probe.inventory_calls >= 1, "collections ran")
+    service.request(ServiceSignal.STOP)
+    assert await running == 0
+    assert probe.most_active == 1

@@ -105,10 +105,6 @@ def _index_in_path(path: Any, batch_size: int) -> int | None:
 class Delivery:
     """Moves reports from the spool to the control plane; one instance per running agent."""
 
-    @property
-    def server_url(self) -> str:
-        return self.client.server_url
-
     def __init__(
         self,
         spool: Spool,
@@ -126,6 +122,10 @@ class Delivery:
         self.backoff = backoff or Backoff()
         self.state = DeliveryState()
         self._batch_limit = batch_max_reports
+
+    @property
+    def server_url(self) -> str:
+        return self.client.server_url
 
     async def drain(self, ignore_backoff: bool = False) -> Outcome:
         """Send batches until the spool is empty or an attempt fails."""

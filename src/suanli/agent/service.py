@@ -98,6 +98,9 @@ class AgentService:
         self._signals: asyncio.Queue[ServiceSignal] = asyncio.Queue()
         self._running_cycles: set[asyncio.Task[Any]] = set()
         self._delivery_lock = asyncio.Lock()
+        # One collection at a time: the runner starts no collector whose previous call is still
+        # running, so an inventory and a usage run side by side would report each other as timeouts.
+        self._collect_lock = asyncio.Lock()
         self._ready = False
         self._started_at = time.time()
         self._last_progress = time.monotonic()
@@ -112,7 +115,8 @@ class AgentService:
 
     async def usage_cycle(self) -> int:
         """Collect usage and spool it; return its seq."""
-        usage = await asyncio.to_thread(self.collection.usage)
+        async with self._collect_lock:
+            usage = await asyncio.to_thread(self.collection.usage)
         seq = self.spool.append("usage", usage.model_dump_json(), utc_now().isoformat())
         self._last_usage_at = time.time()
         self._last_progress = time.monotonic()
@@ -122,7 +126,8 @@ class AgentService:
 
     async def inventory_cycle(self, force: bool = False) -> int | None:
         """Collect the inventory; spool it when forced, due, or its hash changed. Return its seq."""
-        inventory = await asyncio.to_thread(self.collection.inventory)
+        async with self._collect_lock:
+            inventory = await asyncio.to_thread(self.collection.inventory)
         digest = inventory_hash(inventory)
         self._inventory_collectors = [c.model_dump(mode="json") for c in inventory.collectors]
         due = (
