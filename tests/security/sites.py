@@ -10,12 +10,12 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-import aiohttp
 from sqlalchemy import text
 
 from suanli.agent.backoff import Backoff
 from suanli.agent.delivery import Delivery
 from suanli.agent.spool import Spool
+from suanli.agent.transport import HttpClient
 from suanli.controlplane.db import create_engine
 from suanli.schema import utc_now
 from suanli.sim.processes import admin
@@ -96,9 +96,9 @@ class DeliveryThread:
     async def _run(self) -> None:
         state_dir, server_url, node_id, credential, batch = self._args
         spool = Spool(state_dir, max_bytes=10**9, max_reports=10**7)
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            delivery = Delivery(spool, session, server_url, node_id, credential, batch,
-                                Backoff(base_s=0.2, cap_s=1.0))
+        client = HttpClient(server_url, request_timeout_s=30.0)
+        delivery = Delivery(spool, client, node_id, credential, batch, Backoff(base_s=0.2, cap_s=1.0))
+        try:
             while not self._stop.is_set():
                 await delivery.drain()
                 self.depth, self.acked = spool.depth(), delivery.state.acked_total
@@ -107,4 +107,9 @@ class DeliveryThread:
                 if self.depth == 0:
                     break
                 await asyncio.sleep(0.05)
-        spool.close()
+        except Exception as exc:  # surfaced to the test instead of a silent, hanging thread
+            self.errors.append(f"delivery thread crashed: {exc!r}")
+            raise
+        finally:
+            client.close()
+            spool.close()

@@ -13,6 +13,7 @@ import pytest
 from suanli.agent.backoff import Backoff
 from suanli.agent.delivery import Delivery, Outcome
 from suanli.agent.spool import Spool
+from suanli.agent.transport import HttpClient
 from suanli.controlplane.ratelimit import Rate, TokenBuckets
 from suanli.schema import utc_now
 
@@ -104,10 +105,10 @@ async def test_the_agent_delivery_honours_retry_after(make_client: Callable[...,
     for _ in range(3):
         spool.append("usage", '{"cpu_percent": 7.5}', utc_now().isoformat())
     clock = Clock()
-    server_url = str(client.make_url("/"))
-    async with aiohttp.ClientSession() as session:
-        delivery = Delivery(spool, session, server_url, node.node_id, node.credential, batch_max_reports=1,
-                            backoff=Backoff(base_s=1.0, cap_s=60.0, clock=clock, rng=lambda: 0.0))
+    client_http = HttpClient(str(client.make_url("/")), request_timeout_s=10.0)
+    delivery = Delivery(spool, client_http, node.node_id, node.credential, batch_max_reports=1,
+                        backoff=Backoff(base_s=1.0, cap_s=60.0, clock=clock, rng=lambda: 0.0))
+    try:
         assert await delivery.drain() is Outcome.FAILED  # the first batch passed, the second met the 429
         record("rate_limit_refusals")
         assert spool.depth() == 2 and delivery.state.acked_total == 1
@@ -116,3 +117,5 @@ async def test_the_agent_delivery_honours_retry_after(make_client: Callable[...,
         clock.now += 19.0
         assert await delivery.drain() is Outcome.WAITING  # still inside Retry-After: no request sent
         assert spool.depth() == 2
+    finally:
+        client_http.close()

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from suanli.controlplane.storage_faults import RETRY_AFTER_S, storage_fault_code
 from suanli.schema import ErrorDetail, ErrorResponse
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "rate_limited": (429, "too many requests from this caller; wait for Retry-After seconds"),
     "internal_error": (500, "an unexpected error; the server logged it"),
     "unavailable": (503, "a dependency (the database) is not reachable"),
+    "storage_full": (507, "the database cannot write (disk full or write refused); retry after Retry-After"),
 }
 MAX_REPORTED_VALIDATION_ERRORS = 20
 
@@ -94,6 +96,12 @@ async def error_middleware(
         if code is None or exc.status < 400:
             raise
         return error_response(code, exc.reason if code != "body_too_large" else None)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response("internal_error")
+    except Exception as exc:
+        code = storage_fault_code(exc)
+        if code is None:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return error_response("internal_error")
+        log.warning("%s on %s %s: %s", code, request.method, request.path, type(exc).__name__)
+        response = error_response(code)
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
