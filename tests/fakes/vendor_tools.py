@@ -30,7 +30,8 @@ def install_tool(directory: Path, name: str, responses: dict[str, tuple[str | Pa
 
 def install_hanging_tool(directory: Path, name: str, pid_file: Path, seconds: int = 60) -> Path:
     """A tool that sleeps far past any timeout, with a child sleeping too; `pid_file` gets both process ids."""
-    body = f'sleep {seconds} &\necho $$ $! > {shlex.quote(str(pid_file))}\nsleep {seconds}\n'
+    pids = shlex.quote(str(pid_file))
+    body = f'echo $$ > {pids}\nsleep {seconds} &\necho $! >> {pids}\nsleep {seconds}\n'
     return _write_script(directory, name, body)
 
 

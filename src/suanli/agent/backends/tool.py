@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +23,9 @@ VENDOR_TOOL_DIRS = (
     "/usr/local/neuware/bin",
 )
 MAX_OUTPUT_CHARS = 4_000_000  # a runaway tool must not make the agent hold gigabytes
+# Looking a tool up stats every search directory; the answer is kept this long, so a usage cycle
+# costs no lookups while a driver installed later is still noticed within minutes.
+LOOKUP_TTL_S = 300.0
 
 
 class ToolFailed(BackendUnavailable):
@@ -39,14 +43,17 @@ class ToolRunner:
 
     search_path: str = field(default_factory=default_search_path)
     timeout_s: float = 3.0
+    _lookups: dict[tuple[str, ...], tuple[float, str | None]] = field(default_factory=dict, repr=False)
 
     def find(self, names: Sequence[str]) -> str | None:
-        """The first of `names` found on the search path, as a full path."""
-        for name in names:
-            found = shutil.which(name, path=self.search_path)
-            if found:
-                return found
-        return None
+        """The first of `names` found on the search path, as a full path (remembered for LOOKUP_TTL_S)."""
+        key = tuple(names)
+        cached = self._lookups.get(key)
+        if cached is not None and time.monotonic() - cached[0] < LOOKUP_TTL_S:
+            return cached[1]
+        found = next((path for name in names if (path := shutil.which(name, path=self.search_path))), None)
+        self._lookups[key] = (time.monotonic(), found)
+        return found
 
     def run(self, executable: str, args: Sequence[str]) -> str:
         """The tool's standard output; raises BackendUnavailable when it hangs or fails."""
