@@ -85,6 +85,9 @@ async def test_ingest_request_and_database_instruments_count_what_happened(clien
     assert _value(samples, "suanli_http_errors_total", route="/v1/reports", code="invalid_credential") == 1
     assert _value(samples, "suanli_http_requests_total", route="/v1/capacity", method="GET", status="200") == 1
     assert (_value(samples, "suanli_db_statement_duration_seconds_count", operation="SELECT") or 0) > 0
+    # Every accepted batch went through the group-commit writer, however the batches were grouped.
+    assert _value(samples, "suanli_group_commit_batch_requests_sum") == 4
+    assert 1 <= (_value(samples, "suanli_group_commit_transaction_duration_seconds_count") or 0) <= 4
 
 
 async def test_certified_and_uncertified_counts_cover_every_node(client, helper) -> None:

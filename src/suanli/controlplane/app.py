@@ -39,7 +39,8 @@ async def _report_writer(app: web.Application) -> AsyncIterator[None]:
     transactions = SyncTransactions(config.database_url, app[appkeys.ENGINE])
 
     async def write_group(items: list[IngestItem]) -> list[BatchAck | ApiError]:
-        return await transactions.run(ingest, items, utc_now(), policy)
+        with app[METRICS].group_commit(len(items)):
+            return await transactions.run(ingest, items, utc_now(), policy)
 
     writer: GroupCommitter[IngestItem, BatchAck | ApiError] = GroupCommitter(
         write_group, config.group_commit_max_requests
