@@ -1,8 +1,9 @@
-"""Session cookies: signed (HMAC-SHA256) tokens naming an API key and an expiry; no server-side state.
+"""Session cookies: signed (HMAC-SHA256) tokens naming an API key and an expiry, so any instance sharing the secret accepts them.
 
 A cookie is `s1.<key id>.<expires unix s>.<random nonce>.<signature>`. It proves that someone
-presented the key's secret at login, never contains the secret, and stops working when it expires
-or when the key is revoked (checked at every request, through the short auth cache).
+presented the key's secret at login, never contains the secret, and stops working when it expires,
+when the key is revoked (checked at every request, through the short auth cache), or, on the
+process that saw the logout, once logged out.
 """
 
 from __future__ import annotations
