@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from aiohttp import web
@@ -23,6 +25,33 @@ class TtlCache(Generic[Value]):
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._entries: dict[str, tuple[float, Value]] = {}
+        self._loading: dict[str, asyncio.Future[Value | None]] = {}
+
+    async def get_or_load(self, key: str, load: Callable[[], Awaitable[Value | None]]) -> Value | None:
+        """The cached value, else one load shared by every concurrent caller with the same key.
+
+        When many requests of one node arrive as its entry expires, one database read serves them.
+        """
+        value = self.get(key)
+        if value is not None:
+            return value
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Value | None] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            value = await load()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a waiter-less failure must not log "never retrieved"
+            raise
+        finally:
+            self._loading.pop(key, None)
+        if value is not None:
+            self.put(key, value)
+        future.set_result(value)
+        return value
 
     def get(self, key: str) -> Value | None:
         entry = self._entries.get(key)

@@ -56,7 +56,7 @@ class ControlPlaneConfig(BaseSettings):
     # Group commit: at most this many concurrent requests' writes share one transaction.
     group_commit_max_requests: Annotated[int, Field(ge=1, le=10_000)] = 256
     # How long a node credential / API key lookup is cached in memory (0 disables).
-    auth_cache_ttl_s: Annotated[float, Field(ge=0, le=300)] = 5.0
+    auth_cache_ttl_s: Annotated[float, Field(ge=0, le=300)] = 30.0
     database_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
     # Serve HTTPS directly (PEM certificate chain and private key; both or neither).
     tls_cert: Path | None = None

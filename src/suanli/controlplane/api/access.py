@@ -24,13 +24,10 @@ async def require_role(request: web.Request, roles: tuple[str, ...] = OPERATOR_R
         if role is not None:
             return _allowed(role, roles)
     secret = bearer_secret(request)
-    cache = request.app[KEY_AUTH_CACHE]
-    role = cache.get(secret)
+    engine = request.app[ENGINE]
+    role = await request.app[KEY_AUTH_CACHE].get_or_load(secret, lambda: role_of_key(engine, secret))
     if role is None:
-        role = await role_of_key(request.app[ENGINE], secret)
-        if role is None:
-            raise ApiError("invalid_api_key")
-        cache.put(secret, role)
+        raise ApiError("invalid_api_key")
     return _allowed(role, roles)
 
 

@@ -16,15 +16,16 @@ from suanli.schema import ReportBatch, utc_now
 
 
 async def authenticated_node(request: web.Request) -> NodeIdentity:
-    """The node whose credential is presented (cached briefly), or 401 `invalid_credential`."""
+    """The node whose credential is presented, or 401 `invalid_credential`.
+
+    Cached for `auth_cache_ttl_s`: the node's status is checked again by the writer under lock,
+    so a revoked node is refused at once; only a revoked credential waits out the cache.
+    """
     secret = bearer_secret(request)
-    cache = request.app[NODE_AUTH_CACHE]
-    node = cache.get(secret)
+    engine = request.app[ENGINE]
+    node = await request.app[NODE_AUTH_CACHE].get_or_load(secret, lambda: node_for_credential(engine, secret))
     if node is None:
-        node = await node_for_credential(request.app[ENGINE], secret)
-        if node is None:
-            raise ApiError("invalid_credential")
-        cache.put(secret, node)
+        raise ApiError("invalid_credential")
     return node
 
 
