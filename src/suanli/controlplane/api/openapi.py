@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 from suanli.controlplane.errors import ERROR_CODES
 from suanli.schema import BatchAck, EnrollRequest, EnrollResponse, ErrorResponse, ReportBatch
 from suanli.schema.capacity import CapacityResponse
+from suanli.schema.certification import CertificationList
 from suanli.schema.national import CertificateFeedPage, Jwks, SignedSummary
 from suanli.schema.nodes import NodeDetail, NodeList, UsageHistory
 
@@ -19,6 +20,7 @@ _MODELS = [
     (EnrollRequest, "validation"), (EnrollResponse, "serialization"), (ReportBatch, "validation"),
     (BatchAck, "serialization"), (CapacityResponse, "serialization"), (NodeList, "serialization"),
     (NodeDetail, "serialization"), (UsageHistory, "serialization"), (ErrorResponse, "serialization"),
+    (CertificationList, "serialization"),
     (Jwks, "serialization"), (SignedSummary, "serialization"), (CertificateFeedPage, "serialization"),
 ]
 
@@ -58,6 +60,12 @@ def openapi_document() -> dict[str, Any]:
         "/v1/nodes/{node_id}": {"get": {**_operation("A node's latest inventory and usage", (200, NodeDetail)), "parameters": node_param}},
         "/v1/nodes/{node_id}/usage": {"get": {**_operation("A node's usage history", (200, UsageHistory)),
                                               "parameters": node_param + _query("since", "until", "limit", "cursor")}},
+        "/v1/certification": {"get": {**_operation("Certification state and failing checks per node, problems first",
+                                                   (200, CertificationList)),
+                                      "parameters": _query("province", "datacenter", "state", "status", "limit", "cursor")}},
+        "/metrics": {"get": {"summary": "Prometheus text exposition (capacity, ingest, requests, database)",
+                             "security": [{"bearer": []}],
+                             "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
         "/.well-known/jwks.json": {"get": {**_operation("Public keys that verify certificates and summaries", (200, Jwks)),
                                            "security": []}},
         "/national/v1/summary": {"get": _operation("Certified supply per province and data center, signed", (200, SignedSummary))},
