@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from suanli.agent.backoff import Backoff
-from suanli.agent.delivery import Delivery
+from suanli.agent.delivery import MAX_BATCH_BYTES, Delivery
 from suanli.agent.spool import Spool
 from suanli.agent.transport import HttpClient
 from suanli.controlplane.db import create_engine
@@ -99,14 +99,19 @@ class DeliveryThread:
         client = HttpClient(server_url, request_timeout_s=30.0)
         delivery = Delivery(spool, client, node_id, credential, batch, Backoff(base_s=0.2, cap_s=1.0))
         try:
+            # Delivery.drain's loop, one batch at a time, so the test sees progress as it happens.
             while not self._stop.is_set():
-                await delivery.drain()
+                if not delivery.backoff.ready():
+                    await asyncio.sleep(0.05)
+                    continue
+                batch = spool.pending(self._args[4], MAX_BATCH_BYTES)
+                if batch:
+                    await delivery.send(batch)
                 self.depth, self.acked = spool.depth(), delivery.state.acked_total
                 if delivery.state.last_error and delivery.state.last_error not in self.errors:
                     self.errors.append(delivery.state.last_error)
                 if self.depth == 0:
                     break
-                await asyncio.sleep(0.05)
         except Exception as exc:  # surfaced to the test instead of a silent, hanging thread
             self.errors.append(f"delivery thread crashed: {exc!r}")
             raise
