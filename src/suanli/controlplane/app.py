@@ -28,7 +28,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(config.database_url, pool_size=config.database_pool_size)
     await migrate.upgrade(engine)
     app[appkeys.ENGINE] = engine
+    app[appkeys.SYNC_DB] = SyncTransactions(config.database_url, engine)
     yield
+    await app[appkeys.SYNC_DB].close()
     await engine.dispose()
 
 
@@ -36,7 +38,7 @@ async def _report_writer(app: web.Application) -> AsyncIterator[None]:
     """The group-commit writer of report batches; drains its queue before the engine closes."""
     config = app[appkeys.CONFIG]
     policy = IngestPolicy(config.in_use_threshold_percent, app[appkeys.CATALOG])
-    transactions = SyncTransactions(config.database_url, app[appkeys.ENGINE])
+    transactions = app[appkeys.SYNC_DB]
 
     async def write_group(items: list[IngestItem]) -> list[BatchAck | ApiError]:
         with app[METRICS].group_commit(len(items)):
@@ -49,7 +51,6 @@ async def _report_writer(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.REPORT_WRITER] = writer
     yield
     await writer.stop()
-    await transactions.close()
 
 
 def create_app(config: ControlPlaneConfig, catalog: FlopsCatalog | None = None) -> web.Application:

@@ -65,28 +65,47 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     )
 
 
+READ_THREADS = 4
+
+
 class SyncTransactions:
     """Run a synchronous function in one transaction with a single hop off the event loop.
 
-    SQLite: a plain sqlite3 engine on one dedicated thread (one hand-off per transaction instead of
-    several per statement). PostgreSQL: the async engine's connection driven from one greenlet.
+    SQLite: plain sqlite3 connections on threads of our own, one hand-off per transaction instead
+    of several per statement (aiosqlite hops for each call); writes on one thread (SQLite has one
+    writer anyway), reads on a few. PostgreSQL: the async engine's connection from one greenlet.
     """
 
     def __init__(self, url: str, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sync_engine: Engine | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
         if is_sqlite(url):
-            self._sync_engine = sa_create_engine(make_url(url).set(drivername="sqlite"), pool_size=1)
+            self._sync_engine = sa_create_engine(
+                make_url(url).set(drivername="sqlite"),
+                pool_size=READ_THREADS + 1,
+                connect_args={"check_same_thread": False},  # pooled; each use stays on one thread
+            )
             event.listen(self._sync_engine, "connect", _on_sqlite_connect)
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suanli-sqlite-writer")
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suanli-sqlite-writer")
+            self._readers = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="suanli-sqlite-reader")
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(connection, *args)` in a write transaction, committed when it returns."""
         if self._sync_engine is None:
             async with self._engine.begin() as connection:
                 return await connection.run_sync(function, *args)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._in_transaction, function, args)
+        return await loop.run_in_executor(self._writer, self._in_transaction, function, args)
+
+    async def read(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(connection, *args)` on one connection, for a consistent multi-query read."""
+        if self._sync_engine is None:
+            async with self._engine.connect() as connection:
+                return await connection.run_sync(function, *args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._in_transaction, function, args)
 
     def _in_transaction(self, function: Callable[..., T], args: tuple[Any, ...]) -> T:
         assert self._sync_engine is not None
@@ -94,7 +113,8 @@ class SyncTransactions:
             return function(connection, *args)
 
     async def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+        for executor in (self._writer, self._readers):
+            if executor is not None:
+                executor.shutdown(wait=True)
         if self._sync_engine is not None:
             self._sync_engine.dispose()

@@ -8,9 +8,9 @@ from aiohttp import web
 
 from suanli.controlplane.api.access import require_role
 from suanli.controlplane.api.parsing import model_response
-from suanli.controlplane.appkeys import CONFIG, ENGINE
+from suanli.controlplane.appkeys import CONFIG, SYNC_DB
 from suanli.controlplane.errors import ApiError
-from suanli.controlplane.store.capacity import DEFAULT_STATUSES, CapacityQuery, query_capacity
+from suanli.controlplane.store.capacity import DEFAULT_STATUSES, CapacityQuery, read_capacity
 from suanli.controlplane.store.tables import NODE_STATUSES
 from suanli.schema import utc_now
 from suanli.schema.capacity import CapacityGroupBy, CapacityResponse
@@ -36,7 +36,7 @@ def parse_query(params: dict[str, str]) -> CapacityQuery:
 async def get_capacity(request: web.Request) -> web.Response:
     await require_role(request)
     query = parse_query(dict(request.query))
-    groups, total = await query_capacity(request.app[ENGINE], query)
+    groups, total = await request.app[SYNC_DB].read(read_capacity, query)
     filters: dict[str, str | list[str]] = {f: getattr(query, f) for f in FILTERS if getattr(query, f)}
     filters["status"] = list(query.statuses)
     response = CapacityResponse(

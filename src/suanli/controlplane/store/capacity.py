@@ -1,4 +1,7 @@
-"""Capacity queries over the live aggregate tables: cost grows with groups, not with nodes."""
+"""Capacity queries over the live aggregate tables: cost grows with groups, not with nodes.
+
+`read_capacity` is synchronous, run in one hop by `SyncTransactions.read` (see db.py).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, Table, func, select
+from sqlalchemy import Connection, Select, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from suanli.controlplane.store.tables import (
@@ -79,12 +82,12 @@ def _number(column: str, value: Any) -> float:
     return float(value) if column.startswith("flops_") else int(value)
 
 
-async def _group_sums(connection: Any, query: CapacityQuery, groups: dict[tuple, _Group]) -> None:
+def _group_sums(connection: Connection, query: CapacityQuery, groups: dict[tuple, _Group]) -> None:
     table = model_totals if query.by_accelerator else capacity_totals
     keys = [table.c[k] for k in GROUP_KEYS[query.by]]
     sums = [func.sum(table.c[c]).label(c) for c in TOTALS_VALUE_COLUMNS]
     statement = _filtered(select(*keys, *sums), table, query).group_by(*keys)
-    for row in (await connection.execute(statement)).mappings():
+    for row in (connection.execute(statement)).mappings():
         key = tuple(row[k] for k in GROUP_KEYS[query.by])
         if not row["nodes"]:
             continue  # only nodes that left this group once contributed here
@@ -93,7 +96,7 @@ async def _group_sums(connection: Any, query: CapacityQuery, groups: dict[tuple,
             group.values[column] += _number(column, row[column])
 
 
-async def _model_counts(connection: Any, query: CapacityQuery, groups: dict[tuple, _Group]) -> None:
+def _model_counts(connection: Connection, query: CapacityQuery, groups: dict[tuple, _Group]) -> None:
     table = model_totals
     keys = [table.c[k] for k in GROUP_KEYS[query.by]]
     statement = _filtered(
@@ -102,26 +105,26 @@ async def _model_counts(connection: Any, query: CapacityQuery, groups: dict[tupl
                func.sum(table.c.accelerators_in_use).label("in_use")),
         table, query,
     ).where(table.c.model != "").group_by(*keys, table.c.vendor, table.c.model, table.c.known)
-    for row in (await connection.execute(statement)).mappings():
+    for row in (connection.execute(statement)).mappings():
         key = tuple(row[k] for k in GROUP_KEYS[query.by])
         if key in groups and row["total"]:
             model = (row["m_vendor"], row["m_model"], bool(row["known"]))
             groups[key].models[model] = [int(row["total"]), int(row["in_use"] or 0)]
 
 
-async def _network_sources(connection: Any, query: CapacityQuery, groups: dict[tuple, _Group]) -> None:
+def _network_sources(connection: Connection, query: CapacityQuery, groups: dict[tuple, _Group]) -> None:
     table = network_source_refs
     keys = [table.c[k] for k in GROUP_KEYS[query.by]]
     statement = _filtered(
         select(*keys, table.c.source, func.max(table.c.size_bytes).label("size_bytes")), table, query
     ).where(table.c.ref_count > 0).group_by(*keys, table.c.source)
-    for row in (await connection.execute(statement)).mappings():
+    for row in (connection.execute(statement)).mappings():
         key = tuple(row[k] for k in GROUP_KEYS[query.by])
         if key in groups:
             groups[key].sources[row["source"]] = int(row["size_bytes"])
 
 
-async def _rated_power(connection: Any, query: CapacityQuery, groups: dict[tuple, _Group]) -> float | None:
+def _rated_power(connection: Connection, query: CapacityQuery, groups: dict[tuple, _Group]) -> float | None:
     """Rated kW of registered racks per place group; None when grouping by accelerator."""
     if query.by_accelerator:
         return None
@@ -134,7 +137,7 @@ async def _rated_power(connection: Any, query: CapacityQuery, groups: dict[tuple
     total_kw = 0.0
     for group in groups.values():
         group.rated_kw = 0.0  # a place with no registered racks has no rated power
-    for *key, kw in (await connection.execute(statement)).all():
+    for *key, kw in (connection.execute(statement)).all():
         total_kw += float(kw or 0.0)
         groups.setdefault(tuple(key), _Group()).rated_kw = float(kw or 0.0)
     return total_kw
@@ -180,16 +183,22 @@ def _group_keys(by: str, key: tuple) -> dict[str, Any]:
     return {name: (value or None) for name, value in zip(names, key)}
 
 
-async def query_capacity(engine: AsyncEngine, query: CapacityQuery) -> tuple[list[CapacityGroup], CapacityFigures]:
-    """Groups (sorted by key) and the scope's total, in one read transaction."""
+def read_capacity(connection: Connection, query: CapacityQuery) -> tuple[list[CapacityGroup], CapacityFigures]:
+    """Groups (sorted by key) and the scope's total, read on one connection (one snapshot on
+    PostgreSQL's default isolation per statement; SQLite reads one WAL snapshot per transaction)."""
     groups: dict[tuple, _Group] = {}
-    async with engine.connect() as connection:
-        await _group_sums(connection, query, groups)
-        await _model_counts(connection, query, groups)
-        await _network_sources(connection, query, groups)
-        rated_kw = await _rated_power(connection, query, groups)
+    _group_sums(connection, query, groups)
+    _model_counts(connection, query, groups)
+    _network_sources(connection, query, groups)
+    rated_kw = _rated_power(connection, query, groups)
     result = [
         _figures(group, CapacityGroup, **_group_keys(query.by, key))
         for key, group in sorted(groups.items(), key=lambda item: tuple(str(k) for k in item[0]))
     ]
     return result, _figures(_total(groups, rated_kw), CapacityFigures)  # type: ignore[return-value]
+
+
+async def query_capacity(engine: AsyncEngine, query: CapacityQuery) -> tuple[list[CapacityGroup], CapacityFigures]:
+    """`read_capacity` on a connection of `engine` (the API takes the faster one-hop path)."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(read_capacity, query)
