@@ -33,3 +33,12 @@ async def test_compaction_expires_thins_and_keeps_redelivery_idempotent(client, 
     again = await client.post("/v1/reports", data=batch_json(usage_report(node_id, 25), usage_report(node_id, 61)),
                               headers=headers)
     assert await again.json() == {"accepted": [61], "duplicates": [25]}
+
+
+async def test_one_process_at_a_time_runs_maintenance(client, helper) -> None:
+    from suanli.controlplane.maintenance import maintain_once
+
+    first = await maintain_once(client.app, "host-a:1")
+    second = await maintain_once(client.app, "host-b:2")
+    assert first is not None and second is None  # b waits while a holds the lease
+    assert await maintain_once(client.app, "host-a:1") is not None

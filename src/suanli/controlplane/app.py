@@ -14,6 +14,7 @@ from suanli.controlplane.contribution import DefaultCatalog, FlopsCatalog
 from suanli.controlplane.dashboard.context import dashboard_ctx
 from suanli.controlplane.db import SyncTransactions, create_engine
 from suanli.controlplane.errors import ApiError, error_middleware
+from suanli.controlplane.maintenance import maintenance_ctx
 from suanli.controlplane.metrics import METRICS, Metrics, metrics_ctx, metrics_middleware
 from suanli.controlplane.ratelimit import limits_from_config, rate_limit_middleware
 from suanli.controlplane.routes import ROUTES
@@ -65,6 +66,7 @@ def create_app(config: ControlPlaneConfig, catalog: FlopsCatalog | None = None) 
     app[appkeys.KEY_AUTH_CACHE] = TtlCache(config.auth_cache_ttl_s)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_report_writer)
+    app.cleanup_ctx.append(maintenance_ctx)
     app.cleanup_ctx.append(certification_ctx)
     app.cleanup_ctx.append(metrics_ctx)
     app.cleanup_ctx.append(dashboard_ctx)
