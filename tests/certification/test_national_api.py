@@ -92,7 +92,7 @@ async def test_rotation_keeps_old_certificates_verifiable(plane: Plane) -> None:
     later = await keystore.published_jwks(plane.engine, utc_now() + timedelta(hours=2))
     assert [k["kid"] for k in later["keys"]] == [new_key.kid]
     body = await (await plane.client.get("/national/v1/summary", headers=headers)).json()
-    assert JwksVerifier(later).verify(body["token"], utc_now())["iss"] == "https://cp.test"
+    assert JwksVerifier(jwks).verify(body["token"], utc_now())["iss"] == "https://cp.test"
 
 
 async def test_only_one_process_holds_the_sweep_lease(plane: Plane) -> None:

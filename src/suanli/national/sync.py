@@ -104,7 +104,9 @@ class _Checker:
 
     def start_pool(self) -> None:
         if self.pool is None and self.workers > 1:
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver"))
+            # fork: workers start with everything imported already (a fresh interpreter per worker costs
+            # seconds on a busy machine); they run only check_page, no locks or event loop of ours.
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
 
     async def check(self, events: list[dict[str, Any]]) -> list[Checked | None]:
         if self.pool is None or len(events) < 2 * self.workers:

@@ -46,7 +46,8 @@ class CertificationService:
         if not await lease.acquire(self.engine, SWEEP_LEASE, self.holder, ttl, now):
             return None
         stats = await run_sweep(self.engine, self.settings, self.issuer, now, cache=self._digests)
-        self._summary = None  # certificates changed: the next summary is rebuilt
+        self._summary = None  # certificates changed: rebuild now, so no pull waits for it
+        await self.summary()
         return stats
 
     async def run_forever(self) -> None:
@@ -62,9 +63,14 @@ class CertificationService:
                 log.exception("certification sweep failed")
 
     async def summary(self) -> SignedSummary:
+        """The signed summary, rebuilt at most once per sweep interval (certificates change no faster).
+
+        Building it reads every live certificate, so a pull must not pay for it each time.
+        """
         async with self._summary_lock:
             loop_now = asyncio.get_running_loop().time()
-            if self._summary is None or loop_now - self._summary[0] > SUMMARY_CACHE_S:
+            max_age_s = min(max(SUMMARY_CACHE_S, self.settings.sweep_interval_s), self.settings.summary_validity_s / 2)
+            if self._summary is None or loop_now - self._summary[0] > max_age_s:
                 validity = timedelta(seconds=self.settings.summary_validity_s)
                 built = await signed_summary(self.engine, self.issuer, utc_now(), validity, self.settings.passphrase)
                 self._summary = (loop_now, built)
