@@ -1,15 +1,17 @@
 """Capacity query latency over 100 000 stored nodes: p50/p99 of `GET /v1/capacity` (target p99 < 20 ms).
 
-The fleet is written with the control plane's own code (each node's contribution computed by
-`contribution.compute` from its inventory and added with the aggregates' `AggregateDelta`, as
+The fleet is written with the control plane's own code (contributions from `contribution.compute`
+on each model's inventory, placed per node, added with the aggregates' `AggregateDelta` as
 enrollment does), in bulk so the setup takes minutes, not hours; then `suanli serve` runs on it
-and queries go over HTTP from here, one at a time.
+and queries go over HTTP from here, one at a time. Nodes of one model share their inventory text
+apart from the hostname the row carries.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -79,23 +81,38 @@ def _locations(connection: Connection, datacenter_count: int, now: datetime) -> 
     return result
 
 
-def _chunk(start: int, end: int, dcs: list, now: datetime, catalog: contrib.FlopsCatalog) -> tuple:
+def _chunk(start: int, end: int, dcs: list, now: datetime, templates: dict) -> tuple:
+    """Nodes start..end: each one's contribution is its model's template moved to its place and
+    status, with its own accelerators in use (what `contribution.compute` gives, computed once)."""
     delta, rows, credentials = AggregateDelta(), [], []
     for index in range(start, end):
         dc_id, dc_name, province = dcs[index // (NODES_PER_RACK * RACKS_PER_DC)]
         rack = f"R{index // NODES_PER_RACK % RACKS_PER_DC:03d}"
         status = "quarantined" if index % 97 == 0 else "active"
-        inventory = _inventory(index, GPU_MODELS[(index // NODES_PER_RACK) % len(GPU_MODELS)], rack)
-        part = contrib.compute(inventory, (province, dc_name, rack, status), set(range(index % 9)), catalog)
+        model_index = (index // NODES_PER_RACK) % len(GPU_MODELS)
+        inventory_json, digest, template = templates[(model_index, rack)]
+        part = contrib.with_in_use(dataclasses.replace(template, dims=(province, dc_name, rack, status)),
+                                   set(range(index % 9)))
         delta.add(part, +1)
         node_id = f"nd-{index:08d}"
         rows.append({"id": node_id, "status": status, "datacenter_id": dc_id, "province_code": province,
-                     "room": "", "rack": rack, "hostname": inventory.host.hostname,
-                     "inventory": inventory.model_dump_json(), "inventory_hash": inventory_hash(inventory),
-                     "inventory_seq": 1, "inventory_changed_at": now, "contribution": part.to_json(),
-                     "enrolled_at": now, "last_seen_at": now, "status_changed_at": now, "last_seq": 1})
+                     "room": "", "rack": rack, "hostname": f"n{index:06d}", "inventory": inventory_json,
+                     "inventory_hash": digest, "inventory_seq": 1, "inventory_changed_at": now,
+                     "contribution": part.to_json(), "enrolled_at": now, "last_seen_at": now,
+                     "status_changed_at": now, "last_seq": 1})
         credentials.append({"node_id": node_id, "credential_hash": hash_secret(node_id), "created_at": now})
     return delta, rows, credentials
+
+
+def _templates(catalog: contrib.FlopsCatalog) -> dict:
+    templates = {}
+    for model_index, model in enumerate(GPU_MODELS):
+        for r in range(RACKS_PER_DC):
+            rack = f"R{r:03d}"
+            inventory = _inventory(model_index, model, rack)
+            part = contrib.compute(inventory, ("", "", rack, ""), set(), catalog)
+            templates[(model_index, rack)] = (inventory.model_dump_json(), inventory_hash(inventory), part)
+    return templates
 
 
 def _write_chunk(connection: Connection, delta: AggregateDelta, rows: list, credentials: list) -> None:
@@ -114,8 +131,9 @@ async def populate(url: str, node_count: int) -> str:
     async with engine.begin() as connection:
         dcs = await connection.run_sync(_locations, datacenter_count, now)
         await connection.execute(api_keys.insert().values(key_hash=hash_secret(key), role="operator", created_at=now))
+    templates = _templates(catalog)
     for start in range(0, node_count, 5000):
-        chunk = _chunk(start, min(start + 5000, node_count), dcs, now, catalog)
+        chunk = _chunk(start, min(start + 5000, node_count), dcs, now, templates)
         async with engine.begin() as connection:
             await connection.run_sync(_write_chunk, *chunk)
         print(f"  {start + len(chunk[1])} nodes written", file=sys.stderr, flush=True)

@@ -38,11 +38,11 @@ def _close(a: float, b: float) -> bool:
 async def stored_totals(engine: AsyncEngine) -> tuple[dict[tuple, dict[str, Any]], dict[tuple, dict[str, Any]]]:
     async with engine.connect() as connection:
         capacity = {
-            (r["province"], r["datacenter"], r["rack"], r["status"]): dict(r)
+            (r["level"], r["province"], r["datacenter"], r["rack"], r["status"]): dict(r)
             for r in (await connection.execute(select(capacity_totals))).mappings()
         }
         models = {
-            ((r["province"], r["datacenter"], r["rack"], r["status"]), r["vendor"], r["model"]): dict(r)
+            ((r["level"], r["province"], r["datacenter"], r["rack"], r["status"]), r["vendor"], r["model"]): dict(r)
             for r in (await connection.execute(select(model_totals))).mappings()
         }
     return capacity, models

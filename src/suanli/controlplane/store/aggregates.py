@@ -15,37 +15,51 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from suanli.controlplane.contribution import Contribution, Dims
 from suanli.controlplane.store.tables import (
+    LEVEL_DATACENTER,
+    LEVEL_PROVINCE,
+    LEVEL_RACK,
     TOTALS_VALUE_COLUMNS,
     capacity_totals,
     model_totals,
     network_source_refs,
 )
 
-_DIM_NAMES = ("province", "datacenter", "rack", "status")
+_DIM_NAMES = ("level", "province", "datacenter", "rack", "status")
+LevelDims = tuple[int, str, str, str, str]
+
+
+def rollups(dims: Dims) -> list[LevelDims]:
+    """The rack row of a node's place and the data-center and province rows that add it up."""
+    province, datacenter, rack, status = dims
+    return [
+        (LEVEL_RACK, province, datacenter, rack, status),
+        (LEVEL_DATACENTER, province, datacenter, "", status),
+        (LEVEL_PROVINCE, province, "", "", status),
+    ]
 
 
 @dataclass
 class AggregateDelta:
     """Summed changes to the three aggregate tables, gathered over a whole transaction."""
 
-    capacity: dict[Dims, dict[str, float]] = field(default_factory=dict)
-    models: dict[tuple[Dims, str, str], tuple[bool, dict[str, float]]] = field(default_factory=dict)
-    sources: dict[tuple[Dims, str, str, str], list[int]] = field(default_factory=dict)
+    capacity: dict[LevelDims, dict[str, float]] = field(default_factory=dict)
+    models: dict[tuple[LevelDims, str, str], tuple[bool, dict[str, float]]] = field(default_factory=dict)
+    sources: dict[tuple[LevelDims, str, str, str], list[int]] = field(default_factory=dict)
 
     def add(self, contribution: Contribution | None, sign: int) -> None:
-        """Add (+1) or subtract (−1) one node's contribution."""
+        """Add (+1) or subtract (−1) one node's contribution, at every level."""
         if contribution is None:
             return
-        dims = contribution.dims
-        _accumulate(self.capacity.setdefault(dims, {}), contribution.node, sign)
-        for (vendor, model), part in contribution.models.items():
-            known, values = self.models.setdefault((dims, vendor, model), (part.known, {}))
-            _accumulate(values, part.values, sign)
-            for source, size_bytes in contribution.sources.items():
-                entry = self.sources.setdefault((dims, vendor, model, source), [0, 0])
-                entry[0] += sign
-                if sign > 0:
-                    entry[1] = max(entry[1], size_bytes)
+        for dims in rollups(contribution.dims):
+            _accumulate(self.capacity.setdefault(dims, {}), contribution.node, sign)
+            for (vendor, model), part in contribution.models.items():
+                known, values = self.models.setdefault((dims, vendor, model), (part.known, {}))
+                _accumulate(values, part.values, sign)
+                for source, size_bytes in contribution.sources.items():
+                    entry = self.sources.setdefault((dims, vendor, model, source), [0, 0])
+                    entry[0] += sign
+                    if sign > 0:
+                        entry[1] = max(entry[1], size_bytes)
 
     def replace(self, old: Contribution | None, new: Contribution | None) -> None:
         self.add(old, -1)
@@ -63,7 +77,7 @@ def _insert(connection: Connection, table: Table) -> Any:
     return dialect.insert(table)
 
 
-def _row(dims: Dims, values: dict[str, float]) -> dict[str, Any]:
+def _row(dims: LevelDims, values: dict[str, float]) -> dict[str, Any]:
     row: dict[str, Any] = dict(zip(_DIM_NAMES, dims))
     for name in TOTALS_VALUE_COLUMNS:
         value = values.get(name, 0)
@@ -101,7 +115,7 @@ def apply(connection: Connection, delta: AggregateDelta) -> None:
 
 
 def _apply_sources(
-    connection: Connection, changes: Iterable[tuple[tuple[Dims, str, str, str], list[int]]]
+    connection: Connection, changes: Iterable[tuple[tuple[LevelDims, str, str, str], list[int]]]
 ) -> None:
     rows = [
         {**dict(zip(_DIM_NAMES, d)), "vendor": v, "model": m, "source": s, "ref_count": ref, "size_bytes": size}

@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from suanli.controlplane.store.tables import (
     FLOPS_PRECISIONS,
+    LEVEL_DATACENTER,
+    LEVEL_PROVINCE,
+    LEVEL_RACK,
     NODE_STATUSES,
     TOTALS_VALUE_COLUMNS,
     capacity_totals,
@@ -52,6 +55,15 @@ class CapacityQuery:
     statuses: tuple[str, ...] = DEFAULT_STATUSES
 
     @property
+    def level(self) -> int:
+        """The coarsest aggregate rows that answer this query (fewest rows to add up)."""
+        if self.by == "rack" or self.rack is not None:
+            return LEVEL_RACK
+        if self.by == "datacenter" or self.datacenter is not None:
+            return LEVEL_DATACENTER
+        return LEVEL_PROVINCE
+
+    @property
     def by_accelerator(self) -> bool:
         """Grouping or filtering by accelerator reads the per-model aggregates."""
         return self.by in ("accelerator_model", "vendor") or bool(self.accelerator_model or self.vendor)
@@ -61,11 +73,12 @@ class CapacityQuery:
 class _Group:
     values: dict[str, float] = field(default_factory=lambda: defaultdict(int))
     models: dict[tuple[str, str, bool], list[int]] = field(default_factory=dict)
-    sources: dict[str, int] = field(default_factory=dict)
+    network_bytes: int = 0
     rated_kw: float | None = None
 
 
 def _filtered(statement: Select, table: Table, query: CapacityQuery) -> Select:
+    statement = statement.where(table.c.level == query.level)
     for name in ("province", "datacenter", "rack", "vendor"):
         value = getattr(query, name)
         if value is not None:
@@ -112,16 +125,23 @@ def _model_counts(connection: Connection, query: CapacityQuery, groups: dict[tup
             groups[key].models[model] = [int(row["total"]), int(row["in_use"] or 0)]
 
 
-def _network_sources(connection: Connection, query: CapacityQuery, groups: dict[tuple, _Group]) -> None:
+def _network_bytes(connection: Connection, query: CapacityQuery, groups: dict[tuple, _Group]) -> int:
+    """Network storage per group and in total, each source counted once (deduplicated in SQL)."""
     table = network_source_refs
-    keys = [table.c[k] for k in GROUP_KEYS[query.by]]
-    statement = _filtered(
-        select(*keys, table.c.source, func.max(table.c.size_bytes).label("size_bytes")), table, query
-    ).where(table.c.ref_count > 0).group_by(*keys, table.c.source)
-    for row in (connection.execute(statement)).mappings():
-        key = tuple(row[k] for k in GROUP_KEYS[query.by])
-        if key in groups:
-            groups[key].sources[row["source"]] = int(row["size_bytes"])
+    names = GROUP_KEYS[query.by]
+    per_source = _filtered(
+        select(*[table.c[k] for k in names], table.c.source, func.max(table.c.size_bytes).label("size_bytes")),
+        table, query,
+    ).where(table.c.ref_count > 0).group_by(*[table.c[k] for k in names], table.c.source).subquery()
+    keys = [per_source.c[k] for k in names]
+    statement = select(*keys, func.sum(per_source.c.size_bytes)).group_by(*keys)
+    for *key, size in connection.execute(statement).all():
+        if tuple(key) in groups:
+            groups[tuple(key)].network_bytes = int(size or 0)
+    # A source mounted in several groups still counts once in the total.
+    once = _filtered(select(table.c.source, func.max(table.c.size_bytes).label("size_bytes")), table, query)
+    once = once.where(table.c.ref_count > 0).group_by(table.c.source).subquery()
+    return int(connection.execute(select(func.sum(once.c.size_bytes))).scalar() or 0)
 
 
 def _rated_power(connection: Connection, query: CapacityQuery, groups: dict[tuple, _Group]) -> float | None:
@@ -145,7 +165,7 @@ def _rated_power(connection: Connection, query: CapacityQuery, groups: dict[tupl
 
 def _figures(group: _Group, cls: type[CapacityFigures], **keys: Any) -> CapacityFigures:
     values = group.values
-    network_bytes = sum(group.sources.values())
+    network_bytes = group.network_bytes
     models = [
         AcceleratorModelCount(vendor=v, model=m, known=k, total=t, in_use=u)
         for (v, m, k), (t, u) in sorted(group.models.items())
@@ -164,8 +184,8 @@ def _figures(group: _Group, cls: type[CapacityFigures], **keys: Any) -> Capacity
     )
 
 
-def _total(groups: dict[tuple, _Group], rated_kw: float | None) -> _Group:
-    total = _Group(rated_kw=rated_kw)
+def _total(groups: dict[tuple, _Group], rated_kw: float | None, network_bytes: int) -> _Group:
+    total = _Group(rated_kw=rated_kw, network_bytes=network_bytes)
     for group in groups.values():
         for column, value in group.values.items():
             total.values[column] += value
@@ -173,8 +193,6 @@ def _total(groups: dict[tuple, _Group], rated_kw: float | None) -> _Group:
             entry = total.models.setdefault(model, [0, 0])
             entry[0] += count
             entry[1] += in_use
-        for source, size in group.sources.items():
-            total.sources[source] = max(total.sources.get(source, 0), size)  # once across groups
     return total
 
 
@@ -189,13 +207,13 @@ def read_capacity(connection: Connection, query: CapacityQuery) -> tuple[list[Ca
     groups: dict[tuple, _Group] = {}
     _group_sums(connection, query, groups)
     _model_counts(connection, query, groups)
-    _network_sources(connection, query, groups)
+    network_bytes = _network_bytes(connection, query, groups)
     rated_kw = _rated_power(connection, query, groups)
     result = [
         _figures(group, CapacityGroup, **_group_keys(query.by, key))
         for key, group in sorted(groups.items(), key=lambda item: tuple(str(k) for k in item[0]))
     ]
-    return result, _figures(_total(groups, rated_kw), CapacityFigures)  # type: ignore[return-value]
+    return result, _figures(_total(groups, rated_kw, network_bytes), CapacityFigures)  # type: ignore[return-value]
 
 
 async def query_capacity(engine: AsyncEngine, query: CapacityQuery) -> tuple[list[CapacityGroup], CapacityFigures]:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -80,9 +81,15 @@ def _totals_columns() -> list[Column]:
     return columns
 
 
+# Aggregate rows exist at three levels, so a query reads the coarsest rows that answer it:
+# per rack (0), per data center (1, rack ''), per province (2, data center and rack '').
+LEVEL_RACK, LEVEL_DATACENTER, LEVEL_PROVINCE = 0, 1, 2
+
+
 # Group dimensions are '' (never NULL) when unknown, so the unique keys and upserts work.
 def _dims() -> list[Column]:
     return [
+        Column("level", SmallInteger, nullable=False),
         Column("province", String(8), nullable=False),
         Column("datacenter", String(256), nullable=False),
         Column("rack", String(256), nullable=False),
@@ -214,7 +221,7 @@ capacity_totals = Table(
     metadata,
     *_dims(),
     *_totals_columns(),
-    PrimaryKeyConstraint("province", "datacenter", "rack", "status"),
+    PrimaryKeyConstraint("level", "province", "datacenter", "rack", "status"),
 )
 
 model_totals = Table(
@@ -225,7 +232,7 @@ model_totals = Table(
     Column("model", String(256), nullable=False),
     Column("known", Boolean, nullable=False),
     *_totals_columns(),
-    PrimaryKeyConstraint("province", "datacenter", "rack", "status", "vendor", "model"),
+    PrimaryKeyConstraint("level", "province", "datacenter", "rack", "status", "vendor", "model"),
 )
 
 network_source_refs = Table(
@@ -237,7 +244,7 @@ network_source_refs = Table(
     Column("source", String(1024), nullable=False),
     Column("ref_count", BigInteger, nullable=False),
     Column("size_bytes", BigInteger, nullable=False),
-    PrimaryKeyConstraint("province", "datacenter", "rack", "status", "vendor", "model", "source"),
+    PrimaryKeyConstraint("level", "province", "datacenter", "rack", "status", "vendor", "model", "source"),
 )
 
 audit_log = Table(

@@ -43,6 +43,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
 
     op.create_table('capacity_totals',
+    sa.Column('level', sa.SmallInteger(), nullable=False),
     sa.Column('province', sa.String(length=8), nullable=False),
     sa.Column('datacenter', sa.String(length=256), nullable=False),
     sa.Column('rack', sa.String(length=256), nullable=False),
@@ -66,9 +67,10 @@ def upgrade() -> None:
     sa.Column('flops_bf16', sa.Float(), server_default='0', nullable=False),
     sa.Column('flops_fp8', sa.Float(), server_default='0', nullable=False),
     sa.Column('flops_int8', sa.Float(), server_default='0', nullable=False),
-    sa.PrimaryKeyConstraint('province', 'datacenter', 'rack', 'status', name=op.f('pk_capacity_totals'))
+    sa.PrimaryKeyConstraint('level', 'province', 'datacenter', 'rack', 'status', name=op.f('pk_capacity_totals'))
     )
     op.create_table('model_totals',
+    sa.Column('level', sa.SmallInteger(), nullable=False),
     sa.Column('province', sa.String(length=8), nullable=False),
     sa.Column('datacenter', sa.String(length=256), nullable=False),
     sa.Column('rack', sa.String(length=256), nullable=False),
@@ -95,9 +97,10 @@ def upgrade() -> None:
     sa.Column('flops_bf16', sa.Float(), server_default='0', nullable=False),
     sa.Column('flops_fp8', sa.Float(), server_default='0', nullable=False),
     sa.Column('flops_int8', sa.Float(), server_default='0', nullable=False),
-    sa.PrimaryKeyConstraint('province', 'datacenter', 'rack', 'status', 'vendor', 'model', name=op.f('pk_model_totals'))
+    sa.PrimaryKeyConstraint('level', 'province', 'datacenter', 'rack', 'status', 'vendor', 'model', name=op.f('pk_model_totals'))
     )
     op.create_table('network_source_refs',
+    sa.Column('level', sa.SmallInteger(), nullable=False),
     sa.Column('province', sa.String(length=8), nullable=False),
     sa.Column('datacenter', sa.String(length=256), nullable=False),
     sa.Column('rack', sa.String(length=256), nullable=False),
@@ -107,7 +110,7 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=1024), nullable=False),
     sa.Column('ref_count', sa.BigInteger(), nullable=False),
     sa.Column('size_bytes', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('province', 'datacenter', 'rack', 'status', 'vendor', 'model', 'source', name=op.f('pk_network_source_refs'))
+    sa.PrimaryKeyConstraint('level', 'province', 'datacenter', 'rack', 'status', 'vendor', 'model', 'source', name=op.f('pk_network_source_refs'))
     )
     op.create_table('provinces',
     sa.Column('code', sa.String(length=8), nullable=False),
