@@ -147,7 +147,10 @@ def run_side_by_side(work: Path, cycles: int, scrapes: int) -> dict[str, object]
     database_url = f"sqlite:///{work / 'cp.db'}"
     config_path, state_dir = work / "agent.toml", work / "agent-state"
     config_path.write_text('log_level = "warning"\n')
-    server = ServeProcess(database_url, free_tcp_port(), work / "cp-data", work / "cp.log")
+    # The loop sends ~100+ requests/s from one node: switch off the per-node rate limit (20/s),
+    # which exists for misbehaving agents and would turn this into a backoff measurement.
+    server = ServeProcess(database_url, free_tcp_port(), work / "cp-data", work / "cp.log",
+                          env={"SUANLI_RATE_LIMIT_NODE_PER_S": "0"})
     exporter_port = free_tcp_port()
     exporter = start_node_exporter(exporter_port)
     try:

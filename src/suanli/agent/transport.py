@@ -2,7 +2,7 @@
 
 Built on the standard library's `http.client` and run on a daemon worker thread rather than on
 aiohttp: the agent sends one small request every few seconds, and not loading aiohttp keeps about
-8 MB out of its resident memory (bench/RESULTS.md, agent_footprint). Daemon threads mean a request
+10 MB out of its resident memory (bench/RESULTS.md, agent_footprint). Daemon threads mean a request
 hanging on a dead network never holds up the agent's exit after its bounded shutdown flush.
 """
 
