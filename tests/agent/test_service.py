@@ -207,3 +207,35 @@ async def test_collections_never_overlap(tmp_path: Path, server_url: str) -> Non
     service.request(ServiceSignal.STOP)
     assert await running == 0
     assert probe.most_active == 1
+
+
+async def test_watchdog_pings_only_while_cycles_make_progress(tmp_path: Path) -> None:
+    path = tmp_path / "notify.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(path))
+    listener.setblocking(False)
+    notifier = Notifier({"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "100000"})  # ping every 0.05 s
+    service = AgentService(agent_config(tmp_path), enrollment("http://127.0.0.1:9"), FakeCollection(), None, notifier)
+    pings: list[bytes] = []
+
+    def received() -> int:
+        try:
+            while True:
+                pings.append(listener.recv(64))
+        except BlockingIOError:
+            return len(pings)
+
+    watchdog = asyncio.create_task(service._watchdog_loop())
+    try:
+        await until(lambda: received() >= 2, "watchdog pings while healthy")
+        service._last_progress -= 10_000  # no cycle finished for hours: the agent is stuck
+        await asyncio.sleep(0.2)
+        received()
+        stuck_since = len(pings)
+        await asyncio.sleep(0.3)
+        assert received() == stuck_since  # systemd's watchdog will now restart it
+    finally:
+        watchdog.cancel()
+        listener.close()
+        service.spool.close()
+    assert set(pings) == {b"WATCHDOG=1"}
