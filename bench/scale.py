@@ -112,6 +112,10 @@ def _latency_summary(samples: list[tuple[str, float, int]]) -> dict[str, dict]:
     return out
 
 
+def _per(cpu_s: float, count: int) -> float | None:
+    return None if count == 0 else round(1000 * cpu_s / count, 2)
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
@@ -134,8 +138,10 @@ async def _simulate(fleet: Fleet, servers: list[ServeProcess], tokens: dict[str,
                        connections=args.concurrency, seed=args.seed, request_timeout_s=300.0)
     simulator = Simulator(fleet, config)
     original = simulator._run_cycles
+    cpu_marks: dict[str, float] = {}
 
     async def run_cycles(stats):
+        cpu_marks["usage"] = sum(s.cpu_seconds() for s in servers)
         phase.value = PHASES.index("usage")
         return await original(stats)
 
@@ -143,11 +149,14 @@ async def _simulate(fleet: Fleet, servers: list[ServeProcess], tokens: dict[str,
     peaks = [0] * len(watched)
     stop = asyncio.Event()
     watcher = asyncio.create_task(_watch_memory(watched, peaks, stop))
+    cpu_marks["enroll"] = sum(s.cpu_seconds() for s in servers)
     phase.value = PHASES.index("enroll")
     result = await simulator.run()
+    cpu_marks["end"] = sum(s.cpu_seconds() for s in servers)
     phase.value = PHASES.index("idle")
     stop.set()
     await watcher
+    result.cpu_marks = cpu_marks
     return result, peaks
 
 
@@ -207,6 +216,7 @@ def _idle_latencies(urls: list[str], key: str, queries: int) -> list[tuple[str, 
 
 def _ingest_figures(result, nodes: int) -> dict:
     enroll, usage = result.phases["enroll"], result.phases["usage"]
+    marks = result.cpu_marks
     required = nodes / AGENT_USAGE_INTERVAL_S
     return {
         "nodes_enrolled": len(result.node_ids),
@@ -217,6 +227,10 @@ def _ingest_figures(result, nodes: int) -> dict:
         "usage_keeps_up_with_30s_interval": usage.reports_accepted / usage.elapsed_s >= required,
         "report_latency_p50_ms": _round(percentile(usage.latencies_ms, 0.5)),
         "report_latency_p99_ms": _round(percentile(usage.latencies_ms, 0.99)),
+        # CPU the ingest processes spent (all of them together), per enrolled node and per usage report:
+        # the figure to size a fleet of processes with, whatever else shared the machine.
+        "server_cpu_ms_per_enrolled_node": _per(marks["usage"] - marks["enroll"], len(result.node_ids)),
+        "server_cpu_ms_per_usage_report": _per(marks["end"] - marks["usage"], usage.reports_accepted),
         "failures": sum(p.failures for p in result.phases.values()),
         "unacknowledged_reports": result.unacknowledged_reports,
         "statuses": {name: p.as_dict()["statuses"] for name, p in result.phases.items()},

@@ -30,6 +30,27 @@ def admin(*args: str, env: dict[str, str] | None = None, timeout_s: float = 120.
     return lines[-1].strip()
 
 
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process now (from /proc; 0 where that is unavailable)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (from /proc; 0.0 where unavailable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # fields[11] and [12] are utime and stime (the 14th and 15th of the whole line), in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class ServeProcess:
     """`suanli serve --database URL --listen 127.0.0.1:PORT` as a child process, stopped with SIGTERM."""
 
@@ -60,14 +81,10 @@ class ServeProcess:
         raise RuntimeError(f"suanli serve not ready after {timeout_s} s: {self.log_tail()}")
 
     def rss_bytes(self) -> int:
-        """Resident memory of the server process now (from /proc; 0 where that is unavailable)."""
-        try:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return 0
+        return rss_bytes(self.process.pid)
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.process.pid)
 
     def log_tail(self, lines: int = 30) -> str:
         self._log.flush()
