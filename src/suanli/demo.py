@@ -17,6 +17,7 @@ from pathlib import Path
 DEMO_DIR = Path("demo-data")
 DATACENTER = "demo-dc"
 PROVINCE = "CN-SD"
+RACK = "demo-rack-1"
 SUANLI = "import sys; from suanli.controlplane.cli import main; sys.exit(main())"
 AGENT = "import sys; from suanli.agent.cli import main; sys.exit(main())"
 AGENT_ENV = {"SUANLI_AGENT_USAGE_INTERVAL_S": "1", "SUANLI_AGENT_DELIVERY_INTERVAL_S": "0.2"}
@@ -81,9 +82,17 @@ def _start_server(database_url: str, port: int) -> subprocess.Popen:
     return server
 
 
+def _register_rack(database_url: str) -> None:
+    """The demo rack in the rack registry (10 kW rated: 4 standard racks of 2.5 kW)."""
+    csv_path = DEMO_DIR / "racks.csv"
+    csv_path.write_text("datacenter,name,rated_kw,height_u,room,province\n"
+                        f"{DATACENTER},{RACK},10,42,,{PROVINCE}\n")
+    _command(SUANLI, "racks", "import", str(csv_path), "--database", database_url)
+
+
 def _enroll_and_report(server_url: str, token: str, key: str) -> subprocess.Popen:
     """The real agent: enroll, then run until the server holds its usage (left running for the caller)."""
-    (DEMO_DIR / "agent.toml").write_text(f'[location]\ndatacenter = "{DATACENTER}"\nrack = "demo-rack-1"\n')
+    (DEMO_DIR / "agent.toml").write_text(f'[location]\ndatacenter = "{DATACENTER}"\nrack = "{RACK}"\n')
     state = ["--config", str(DEMO_DIR / "agent.toml"), "--state-dir", str(DEMO_DIR / "agent")]
     print(_command(AGENT, "enroll", "--server", server_url, "--token", token, *state, env=AGENT_ENV).strip())
     agent = subprocess.Popen([sys.executable, "-c", AGENT, "run", *state], env={**os.environ, **AGENT_ENV},
@@ -113,6 +122,7 @@ def run_demo() -> None:
                          "--province", PROVINCE).strip().splitlines()[-1]
         key = _command(SUANLI, "key", "create", "--database", database_url, "--role", "operator",
                        "--name", "demo").strip().splitlines()[-1]
+        _register_rack(database_url)
         agent = _enroll_and_report(server_url, token, key)
         _show(server_url, key)
         if sys.stdin.isatty():
