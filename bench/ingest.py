@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ import aiohttp
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SUANLI = "import sys; from suanli.controlplane.cli import main; sys.exit(main())"
 TARGETS = {"sqlite": 0.60, "postgresql": 0.40}
-T0 = datetime(2026, 11, 21, tzinfo=timezone.utc)
+T0 = datetime.now(timezone.utc) - timedelta(days=1)  # inside the server's sent_at window
 
 
 def _free_port() -> int:
@@ -204,15 +205,21 @@ def bench_store(database_url: str, args: argparse.Namespace, workdir: Path) -> d
         _wait_ready(url, server)
         _wait_ready(bare_url, bare)
         nodes = asyncio.run(_enroll(url, token, args.nodes, args.gpus))
-        warm = _work(nodes, 2, args.batch, args.gpus, 1)
-        _measure(url, warm, args.concurrency, args.batch)
-        _measure(bare_url, warm, args.concurrency, args.batch)
-        work = _work(nodes, args.requests_per_node, args.batch, args.gpus, 1 + 2 * args.batch)
-        bare_rate = _measure(bare_url, work, args.concurrency, args.batch)
-        rate = _measure(url, work, args.concurrency, args.batch)
+        rates: dict[str, list[float]] = {"suanli": [], "bare": []}
+        seq = 1
+        for round_ in range(args.rounds + 1):  # round 0 warms both up and is not counted
+            per_node = 2 if round_ == 0 else args.requests_per_node
+            work = _work(nodes, per_node, args.batch, args.gpus, seq)
+            seq += per_node * args.batch
+            # Interleaved, so a change in the machine's load hits both sides alike.
+            for name, target in (("bare", bare_url), ("suanli", url)):
+                rate = _measure(target, work, args.concurrency, args.batch)
+                if round_:
+                    rates[name].append(rate)
     finally:
         _stop(server)
         _stop(bare)
+    rate, bare_rate = statistics.median(rates["suanli"]), statistics.median(rates["bare"])
     return {"reports_per_s": round(rate, 1), "bare_reports_per_s": round(bare_rate, 1), "ratio": round(rate / bare_rate, 3)}
 
 
@@ -224,12 +231,13 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=10, help="usage reports per request")
     parser.add_argument("--gpus", type=int, default=8, help="accelerators per node (usage entries per report)")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds (median taken)")
     args = parser.parse_args()
     if args.bare_server:
         bare_server(args.bare_server)
         return 0
     results: dict = {"batch_reports": args.batch, "nodes": args.nodes, "concurrency": args.concurrency,
-                     "requests": args.nodes * args.requests_per_node}
+                     "requests_per_round": args.nodes * args.requests_per_node, "rounds": args.rounds}
     with tempfile.TemporaryDirectory(prefix="suanli-bench-ingest-") as tmp:
         workdir = Path(tmp)
         results["sqlite"] = bench_store(f"sqlite:///{workdir / 'ingest.db'}", args, workdir)

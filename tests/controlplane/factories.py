@@ -8,7 +8,9 @@ from typing import Any
 from suanli.schema import Inventory, InventoryReport, ReportBatch, Usage, UsageReport
 
 H100_BYTES = 85_520_809_984  # what NVML reports for an H100 80GB HBM3
-T0 = datetime(2026, 11, 21, 8, 0, tzinfo=timezone.utc)
+# A day ago on the hour: inside the server's sent_at window whenever the tests run, and aligned
+# to the 15-minute downsampling buckets.
+T0 = (datetime.now(timezone.utc) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 
 
 def inventory(
