@@ -59,6 +59,17 @@ BENCHES = (
 )
 
 
+
+
+def discover(directory: Path = BENCH_DIR) -> list[Bench]:
+    """The known benchmarks that exist, in order, then any other `bench/*.py` script (3 runs each)."""
+    known = [b for b in BENCHES if (directory / f"{b.name}.py").exists()]
+    names = {b.name for b in BENCHES} | {"run_all"}
+    extra = [Bench(path.stem, 3) for path in sorted(directory.glob("*.py"))
+             if path.stem not in names and not path.stem.startswith("_")]
+    return [Bench(b.name, b.runs, b.args, directory) for b in known + extra]
+
+
 @dataclass
 class Outcome:
     bench: Bench
@@ -208,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="the file to update (default bench/RESULTS.md)")
     parser.add_argument("--extra", default="", help="arguments passed to every benchmark script, e.g. '--nodes 2000'")
     args = parser.parse_args(argv)
-    selected = [b for b in BENCHES if b.script.exists() and (not args.only or b.name in args.only)]
+    selected = [b for b in discover() if not args.only or b.name in args.only]
     missing = [b.name for b in BENCHES if not b.script.exists()]
     if missing:
         print(f"[run_all] not present yet, skipped: {', '.join(missing)}", file=sys.stderr)

@@ -54,3 +54,9 @@ def test_a_script_is_run_and_its_failures_recorded(run_all, tmp_path: Path) -> N
     bad = run_all.run_bench(run_all.Bench("bad", 1, (), tmp_path), 1, 60, [])
     assert not bad.results and "boom" in bad.failures[0]
     assert "failed: run 1" in run_all.render_block(bad, "T")
+
+
+def test_discovery_keeps_the_known_order_and_adds_other_scripts(run_all, tmp_path: Path) -> None:
+    for name in ("scale", "collect", "dashboard", "run_all", "_helpers"):
+        (tmp_path / f"{name}.py").write_text("")
+    assert [b.name for b in run_all.discover(tmp_path)] == ["collect", "scale", "dashboard"]

@@ -87,7 +87,8 @@ class ServeProcess:
         return cpu_seconds(self.process.pid)
 
     def log_tail(self, lines: int = 30) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self, timeout_s: float = 20.0) -> int | None:
