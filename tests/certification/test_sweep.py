@@ -111,3 +111,27 @@ async def test_changed_inventory_renews_the_certificate_and_supersedes_the_old(p
     assert events[1]["certificate_id"] == events[0]["certificate_id"] and "superseded" in events[1]["reason"]
     claims = (await _verifier(plane)).verify(events[2]["token"], utc_now())
     assert claims["capacity"]["accelerators"] == {"NVIDIA H100 SXM5 80GB": 1}
+
+
+async def test_unreadable_inventory_is_not_certified_and_does_not_stop_the_sweep(plane: Plane) -> None:
+    await plane.rack("R01", 10.0)
+    broken, _ = await plane.enroll(inventory("gpu-1"))
+    good, headers = await plane.enroll(inventory("gpu-2"))
+    await plane.report_usage(good, headers)
+    async with plane.engine.begin() as connection:
+        await connection.execute(nodes.update().where(nodes.c.id == broken).values(inventory="{}", inventory_hash="x"))
+    stats = await plane.service.sweep_if_leader()
+    assert stats is not None and (stats.nodes, stats.certified, stats.issued) == (2, 1, 1)
+    (issued,) = await _feed(plane, await plane.key("national"))
+    assert issued["node_id"] == good
+
+
+async def test_summary_is_served_from_cache_while_a_fresh_one_builds(plane: Plane) -> None:
+    await plane.rack("R01", 10.0)
+    first = await plane.service.summary()
+    node_id, headers = await plane.enroll(inventory("gpu-1"))
+    await plane.report_usage(node_id, headers)
+    await plane.service.sweep_if_leader()  # a sweep rebuilds at once
+    after_sweep = await plane.service.summary()
+    assert (first.summary.totals.nodes, after_sweep.summary.totals.nodes) == (0, 1)
+    assert await plane.service.summary() is after_sweep  # within the refresh interval: the same one

@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -115,7 +116,12 @@ async def _refresh(engine: AsyncEngine, stale: dict[str, tuple[str, str]], cache
             chunk = node_ids[start : start + _FETCH_CHUNK]
             query = select(nodes.c.id, nodes.c.inventory_hash, nodes.c.inventory).where(nodes.c.id.in_(chunk))
             for node_id, inventory_hash, inventory_json in await connection.execute(query):
-                cache.entries[node_id] = (inventory_hash, digest_inventory(inventory_json, stale[node_id][1]))
+                try:
+                    cache.entries[node_id] = (inventory_hash, digest_inventory(inventory_json, stale[node_id][1]))
+                except ValidationError:
+                    # Stored before a contract change, or damaged: such a node cannot be certified,
+                    # and one bad row must not stop the sweep of all the others.
+                    cache.entries.pop(node_id, None)
 
 
 async def gather(engine: AsyncEngine, now: datetime, policy: CertificationPolicy, cache: DigestCache | None = None) -> SweepInput:
@@ -140,7 +146,7 @@ async def gather(engine: AsyncEngine, now: datetime, policy: CertificationPolicy
             node_id=row.id, status=row.status, province=row.province_code, datacenter=row.datacenter,
             enrolled_at=row.enrolled_at, last_seen_at=row.last_seen_at,
             usage_reports_in_window=counts.get(row.id, 0),
-            digest=cache.entries[row.id][1] if row.id in live else None,
+            digest=cache.entries[row.id][1] if row.id in cache.entries else None,
             latest_usage=unhealthy_usage(row.latest_usage) if row.id in live else None,
         )
         for row in rows

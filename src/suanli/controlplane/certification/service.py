@@ -38,6 +38,7 @@ class CertificationService:
         self._summary: tuple[float, SignedSummary] | None = None
         self._digests = DigestCache()  # parsed inventories, re-read only when their hash changes
         self._summary_lock = asyncio.Lock()
+        self._rebuild: asyncio.Task[SignedSummary] | None = None
 
     async def sweep_if_leader(self, now: datetime | None = None) -> SweepStats | None:
         """One sweep if this process holds (or takes) the lease; None when another process has it."""
@@ -46,8 +47,7 @@ class CertificationService:
         if not await lease.acquire(self.engine, SWEEP_LEASE, self.holder, ttl, now):
             return None
         stats = await run_sweep(self.engine, self.settings, self.issuer, now, cache=self._digests)
-        self._summary = None  # certificates changed: rebuild now, so no pull waits for it
-        await self.summary()
+        await self._locked_rebuild()  # certificates changed: rebuild now, so no pull waits for it
         return stats
 
     async def run_forever(self) -> None:
@@ -62,22 +62,35 @@ class CertificationService:
             except Exception:
                 log.exception("certification sweep failed")
 
-    async def summary(self) -> SignedSummary:
-        """The signed summary, rebuilt at most once per sweep interval (certificates change no faster).
+    async def _rebuild_summary(self) -> SignedSummary:
+        validity = timedelta(seconds=self.settings.summary_validity_s)
+        built = await signed_summary(self.engine, self.issuer, utc_now(), validity, self.settings.passphrase)
+        self._summary = (asyncio.get_running_loop().time(), built)
+        return built
 
-        Building it reads every live certificate, so a pull must not pay for it each time.
+    async def summary(self) -> SignedSummary:
+        """The signed summary; an old one is served while a fresh one is built in the background.
+
+        Building reads every live certificate, so a pull must not wait for it: only the first
+        request, or one after the summary came close to expiry, waits for a build.
         """
+        loop_now = asyncio.get_running_loop().time()
+        refresh_after_s = min(max(SUMMARY_CACHE_S, self.settings.sweep_interval_s), self.settings.summary_validity_s / 4)
+        cached = self._summary
+        if cached is not None and loop_now - cached[0] <= self.settings.summary_validity_s / 2:
+            if loop_now - cached[0] > refresh_after_s and (self._rebuild is None or self._rebuild.done()):
+                self._rebuild = asyncio.create_task(self._locked_rebuild())
+            return cached[1]
+        return await self._locked_rebuild()
+
+    async def _locked_rebuild(self) -> SignedSummary:
         async with self._summary_lock:
-            loop_now = asyncio.get_running_loop().time()
-            max_age_s = min(max(SUMMARY_CACHE_S, self.settings.sweep_interval_s), self.settings.summary_validity_s / 2)
-            if self._summary is None or loop_now - self._summary[0] > max_age_s:
-                validity = timedelta(seconds=self.settings.summary_validity_s)
-                built = await signed_summary(self.engine, self.issuer, utc_now(), validity, self.settings.passphrase)
-                self._summary = (loop_now, built)
-            return self._summary[1]
+            return await self._rebuild_summary()
 
     async def close(self) -> None:
-        """Hand the lease back; best effort, since an unreleased lease simply expires."""
+        """Stop a summary build and hand the lease back; best effort, since an unreleased lease simply expires."""
+        if self._rebuild is not None:
+            self._rebuild.cancel()
         try:
             await lease.release(self.engine, SWEEP_LEASE, self.holder)
         except Exception as exc:  # the database may already be gone at shutdown
