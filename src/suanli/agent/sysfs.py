@@ -36,7 +36,8 @@ def read_line(path: Path) -> str | None:
     text = read_text(path)
     if text is None:
         return None
-    line = text.strip().split("\n", 1)[0].strip()
+    # Firmware pads some DMI fields with NULs; the wire contract refuses U+0000 in text.
+    line = text.replace("\x00", "").strip().split("\n", 1)[0].strip()
     return line or None
 
 

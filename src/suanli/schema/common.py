@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = "v1"
 
@@ -47,10 +47,26 @@ def _require_timezone(value: datetime) -> datetime:
 AwareDatetime = Annotated[datetime, AfterValidator(_require_timezone)]
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(isinstance(item, str) and "\x00" in item for item in value)
+    return False
+
+
 class ContractModel(BaseModel):
     """Base of every wire model: unknown fields are errors, so typos never pass silently."""
 
     model_config = ConfigDict(extra="forbid", frozen=False, str_strip_whitespace=False)
+
+    @model_validator(mode="after")
+    def _no_nul_characters(self) -> "ContractModel":
+        """U+0000 in text is refused: PostgreSQL cannot store it, and no hardware name contains it."""
+        for name, value in self.__dict__.items():
+            if _has_nul(value):
+                raise ValueError(f"{name}: text must not contain U+0000")
+        return self
 
 
 def utc_now() -> datetime:

@@ -14,7 +14,6 @@ Model = TypeVar("Model", bound=BaseModel)
 
 # JSON, or text/plain because HTTP clients label a str body so; forms, multipart and XML are refused.
 JSON_MEDIA_TYPES = frozenset({"application/json", "text/plain"})
-NUL_ESCAPE = b"\\u0000"
 
 
 def check_content_type(request: web.Request) -> None:
@@ -30,10 +29,6 @@ async def parse_body(request: web.Request, model: type[Model]) -> Model:
     """The body as `model`: 400 `invalid_json`, 422 `validation_failed` with field paths."""
     check_content_type(request)
     body = await request.read()  # aiohttp enforces client_max_size here (413)
-    if NUL_ESCAPE in body:
-        # PostgreSQL text and JSON cannot hold U+0000; refused here for every field on both stores.
-        raise ApiError("validation_failed", detail={"errors": [
-            {"loc": [], "msg": "text must not contain U+0000", "type": "nul_character"}], "error_count": 1})
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
