@@ -79,15 +79,12 @@ class SyncTransactions:
     def __init__(self, url: str, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sync_engine: Engine | None = None
+        self._read_engine: Engine | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._readers: ThreadPoolExecutor | None = None
         if is_sqlite(url):
-            self._sync_engine = sa_create_engine(
-                make_url(url).set(drivername="sqlite"),
-                pool_size=READ_THREADS + 1,
-                connect_args={"check_same_thread": False},  # pooled; each use stays on one thread
-            )
-            event.listen(self._sync_engine, "connect", _on_sqlite_connect)
+            self._sync_engine = _sqlite_sync_engine(url, "BEGIN IMMEDIATE", pool_size=1)
+            self._read_engine = _sqlite_sync_engine(url, "BEGIN", pool_size=READ_THREADS)
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suanli-sqlite-writer")
             self._readers = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="suanli-sqlite-reader")
 
@@ -97,7 +94,7 @@ class SyncTransactions:
             async with self._engine.begin() as connection:
                 return await connection.run_sync(function, *args)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, self._in_transaction, function, args)
+        return await loop.run_in_executor(self._writer, _in_transaction, self._sync_engine, function, args)
 
     async def read(self, function: Callable[..., T], *args: Any) -> T:
         """`function(connection, *args)` on one connection, for a consistent multi-query read."""
@@ -105,16 +102,38 @@ class SyncTransactions:
             async with self._engine.connect() as connection:
                 return await connection.run_sync(function, *args)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, self._in_transaction, function, args)
-
-    def _in_transaction(self, function: Callable[..., T], args: tuple[Any, ...]) -> T:
-        assert self._sync_engine is not None
-        with self._sync_engine.begin() as connection:
-            return function(connection, *args)
+        return await loop.run_in_executor(self._readers, _in_transaction, self._read_engine, function, args)
 
     async def close(self) -> None:
         for executor in (self._writer, self._readers):
             if executor is not None:
                 executor.shutdown(wait=True)
-        if self._sync_engine is not None:
-            self._sync_engine.dispose()
+        for engine in (self._sync_engine, self._read_engine):
+            if engine is not None:
+                engine.dispose()
+
+
+def _in_transaction(engine: Engine | None, function: Callable[..., T], args: tuple[Any, ...]) -> T:
+    assert engine is not None
+    with engine.begin() as connection:
+        return function(connection, *args)
+
+
+def _sqlite_sync_engine(url: str, begin: str, pool_size: int) -> Engine:
+    """A sqlite3 engine whose transactions really start at BEGIN: Python's sqlite3 would otherwise
+    run a transaction's first SELECTs outside it (before its first write), and a read-then-write
+    could act on rows another writer changed meanwhile. The writer begins IMMEDIATE (takes the
+    write lock first), readers a deferred BEGIN (one snapshot for all their queries)."""
+    engine = sa_create_engine(
+        make_url(url).set(drivername="sqlite"),
+        pool_size=pool_size,
+        connect_args={"check_same_thread": False},  # pooled; each use stays on one thread
+    )
+
+    def on_connect(dbapi_connection, record) -> None:  # noqa: ANN001
+        _on_sqlite_connect(dbapi_connection, record)
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", lambda connection: connection.exec_driver_sql(begin))
+    return engine

@@ -133,6 +133,10 @@ async def set_node_status(
         query = select(nodes.c.status, nodes.c.contribution).where(nodes.c.id == node_id)
         if connection.dialect.name == "postgresql":
             query = query.with_for_update()
+        else:
+            # SQLite has no FOR UPDATE: a write first takes the database's write lock, so the
+            # contribution read next cannot change before this transaction commits.
+            await connection.execute(nodes.update().where(nodes.c.id == node_id).values(status=nodes.c.status))
         row = (await connection.execute(query)).one_or_none()
         if row is None:
             raise ApiError("node_not_found", detail={"node_id": node_id})
