@@ -39,6 +39,10 @@ class NodeDetail(NodeSummary):
     inventory_changed_at: AwareDatetime
     latest_usage: Usage | None = None
     usage_sent_at: AwareDatetime | None = None
+    # Agent clock minus server clock (s), estimated from the newest usage report and its arrival.
+    clock_skew_s: float | None = None
+    # False when |clock_skew_s| is beyond the control plane's bound: its timestamps are not trusted.
+    clock_trusted: bool = True
 
 
 class UsagePoint(ContractModel):

@@ -13,6 +13,7 @@ from aiohttp import web
 from suanli.controlplane.api.access import require_role
 from suanli.controlplane.api.parsing import model_response
 from suanli.controlplane.appkeys import ENGINE
+from suanli.controlplane.clock import estimated_skew_s, skew_flagged
 from suanli.controlplane.contribution import Contribution
 from suanli.controlplane.errors import ApiError
 from suanli.controlplane.store.nodes import NodeFilter, get_node, list_nodes
@@ -75,6 +76,11 @@ async def get_nodes(request: web.Request) -> web.Response:
     return model_response(NodeList(nodes=page, next_cursor=next_cursor))
 
 
+def _clock_fields(usage_sent_at: datetime | None, last_seen_at: datetime | None) -> dict[str, Any]:
+    skew_s = estimated_skew_s(usage_sent_at, last_seen_at)
+    return {"clock_skew_s": skew_s, "clock_trusted": not skew_flagged(skew_s)}
+
+
 async def get_node_detail(request: web.Request) -> web.Response:
     await require_role(request)
     node_id = request.match_info["node_id"]
@@ -85,7 +91,7 @@ async def get_node_detail(request: web.Request) -> web.Response:
         **_summary_fields(row), status_reason=row.status_reason,
         inventory=Inventory.model_validate_json(row.inventory), inventory_changed_at=row.inventory_changed_at,
         latest_usage=Usage.model_validate_json(row.latest_usage) if row.latest_usage else None,
-        usage_sent_at=row.usage_sent_at,
+        usage_sent_at=row.usage_sent_at, **_clock_fields(row.usage_sent_at, row.last_seen_at),
     )
     return model_response(detail)
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from suanli.controlplane.certification.capacity import CapacityParts, capacity_parts
 from suanli.controlplane.certification.checks import CertificationPolicy
 from suanli.controlplane.certification.identities import Identity, hardware_identities
+from suanli.controlplane.clock import MAX_CLOCK_SKEW
 from suanli.controlplane.store.tables import datacenters, nodes, racks, usage_history
 from suanli.schema import AcceleratorUsage, Inventory, Usage
 
@@ -84,10 +85,11 @@ def unhealthy_usage(latest_usage_json: str | None) -> Usage | None:
     return Usage.model_construct(accelerators=[AcceleratorUsage.model_construct(**d) for d in failing])
 
 
-async def _usage_counts(engine: AsyncEngine, since: datetime) -> dict[str, int]:
+async def _usage_counts(engine: AsyncEngine, since: datetime, until: datetime) -> dict[str, int]:
+    """Usage reports per node dated inside the window; reports dated ahead of it (a fast clock) do not count."""
     query = (
         select(usage_history.c.node_id, func.count())
-        .where(usage_history.c.sent_at >= since)
+        .where(usage_history.c.sent_at >= since, usage_history.c.sent_at <= until)
         .group_by(usage_history.c.node_id)
     )
     async with engine.connect() as connection:
@@ -127,7 +129,7 @@ async def _refresh(engine: AsyncEngine, stale: dict[str, tuple[str, str]], cache
 async def gather(engine: AsyncEngine, now: datetime, policy: CertificationPolicy, cache: DigestCache | None = None) -> SweepInput:
     """Everything the checks need, in a few queries; inventories come from the cache when unchanged."""
     cache = cache if cache is not None else DigestCache()
-    counts = await _usage_counts(engine, now - timedelta(seconds=policy.availability_window_s))
+    counts = await _usage_counts(engine, now - timedelta(seconds=policy.availability_window_s), now + MAX_CLOCK_SKEW)
     racks_by_dc, rated = await rack_registry(engine)
     query = select(
         nodes.c.id, nodes.c.status, nodes.c.province_code, datacenters.c.name.label("datacenter"),
