@@ -44,6 +44,8 @@ def _database_options(parser: argparse.ArgumentParser) -> None:
 def _serve_options(parser: argparse.ArgumentParser) -> None:
     _database_options(parser)
     parser.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:8440)")
+    parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this PEM certificate chain (env SUANLI_TLS_CERT)")
+    parser.add_argument("--tls-key", type=Path, help="the PEM private key of --tls-cert (env SUANLI_TLS_KEY)")
 
 
 def _token_options(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +65,7 @@ def _key_options(parser: argparse.ArgumentParser) -> None:
 def _run_serve(args: argparse.Namespace) -> int:
     from suanli.controlplane.serve import serve
 
-    return serve(args.config, args.database, args.listen)
+    return serve(args.config, args.database, args.listen, args.tls_cert, args.tls_key)
 
 
 def _run_db_upgrade(args: argparse.Namespace) -> int:
