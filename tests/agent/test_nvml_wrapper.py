@@ -151,3 +151,21 @@ def test_init_is_lazy_and_shutdown_releases_once() -> None:
 def test_unknown_model_is_collected_as_printed() -> None:
     (gpu,) = Nvml(unknown_model()).inventory()
     assert gpu.model == "NVIDIA Prototype X1" and gpu.compute_capability == "12.0"
+
+
+def test_missing_nvml_library_leaves_pynvml_unimported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without libnvidia-ml.so.1 the default wrapper reports it and never imports pynvml."""
+    import ctypes
+
+    import suanli.agent.nvml as nvml_module
+
+    def no_library(name: str) -> None:
+        raise OSError(f"{name}: cannot open shared object file")
+
+    imported: list[str] = []
+    monkeypatch.setattr(ctypes, "CDLL", no_library)
+    monkeypatch.setattr(nvml_module.importlib, "import_module", imported.append)
+    nvml = Nvml()
+    with pytest.raises(NvmlUnavailable, match="NVML Shared Library Not Found"):
+        nvml.inventory()
+    assert imported == []

@@ -10,8 +10,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from suanli.agent import commands
-from suanli.agent.config import DEFAULT_CONFIG_PATH, DEFAULT_STATE_DIR, AgentConfig, ConfigError, load_config
+from suanli.agent.lean import load_network_stack_without_ssl
+
+# Before anything imports asyncio: the agent process loads `ssl` only for an https server URL.
+load_network_stack_without_ssl()
+
+from suanli.agent import commands  # noqa: E402
+from suanli.agent.config import (  # noqa: E402
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_STATE_DIR,
+    AgentConfig,
+    ConfigError,
+    load_config,
+)
 
 EXIT_CONFIG_ERROR = 2
 

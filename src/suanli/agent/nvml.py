@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import sys
 import threading
 from types import ModuleType
 from typing import Any, Callable
@@ -37,6 +38,24 @@ def _cuda_version_text(version: int) -> str:
     return f"{version // 1000}.{(version % 1000) // 10}"
 
 
+def nvml_library_missing() -> str | None:
+    """Why libnvidia-ml cannot be loaded, or None when it can (then pynvml is worth importing).
+
+    Loads it the way pynvml does, before pynvml is imported: on hosts without an NVIDIA driver the
+    agent then never loads pynvml's ~2 MB of module objects for a library that is not there
+    (bench/RESULTS.md, agent_footprint). The reason is the one pynvml would give.
+    """
+    if not sys.platform.startswith("linux"):
+        return None  # pynvml's own search (Windows paths) decides there
+    import ctypes  # only here: a host without the library needs nothing more of ctypes
+
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")
+    except OSError:
+        return "NVML Shared Library Not Found"
+    return None
+
+
 class Nvml:
     """NVML for the accelerator collector: `inventory()` and `usage()` give contract models per GPU.
 
@@ -59,6 +78,9 @@ class Nvml:
     def _start(self) -> None:
         """Import and initialise once; remember the failure so later cycles do not retry."""
         if self._initialised or self._failure is not None:
+            return
+        if self._lib is None and self._module_name == "pynvml" and (missing := nvml_library_missing()):
+            self._failure = f"NVML initialisation failed: {missing} (no NVIDIA driver or GPU on this host?)"
             return
         try:
             if self._lib is None:

@@ -4,20 +4,25 @@ Built on the standard library's `http.client` and run on a daemon worker thread 
 aiohttp: the agent sends one small request every few seconds, and not loading aiohttp keeps about
 10 MB out of its resident memory (bench/RESULTS.md, agent_footprint). Daemon threads mean a request
 hanging on a dead network never holds up the agent's exit after its bounded shutdown flush.
+`ssl` is imported only for an https URL: `suanli-agent` loads http.client without it
+(suanli.agent.lean), so TLS connections are made by `TlsConnection` here, not `HTTPSConnection`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import http.client
-import ssl
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from suanli import __version__
 from suanli.agent.workers import WorkerPool
+
+if TYPE_CHECKING:
+    import ssl
 
 USER_AGENT = f"suanli-agent/{__version__}"
 # What a failed exchange raises: refused/reset/timed-out sockets and TLS errors are OSError,
@@ -35,12 +40,32 @@ class HttpResponse:
 
 def ssl_context(tls_verify: bool = True, ca_bundle: str | Path | None = None) -> ssl.SSLContext:
     """A verifying context (system CAs, or `ca_bundle` for a private CA); unverified only when asked."""
+    import ssl  # here, not at the top: plain-http agents never load TLS (suanli.agent.lean)
+
     context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle and tls_verify else None)
     if not tls_verify:  # the operator turned verification off explicitly in the config
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+class TlsConnection(http.client.HTTPConnection):
+    """HTTP over TLS with the given context; the server's name is checked as the context says.
+
+    What `http.client.HTTPSConnection` does, written here because that class does not exist when
+    http.client was imported without `ssl` (suanli.agent.lean).
+    """
+
+    default_port = http.client.HTTPS_PORT
+
+    def __init__(self, host: str, port: int | None, timeout: float, context: ssl.SSLContext) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._context = context
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
 
 
 class HttpClient:
@@ -64,7 +89,7 @@ class HttpClient:
 
     def _connect(self) -> http.client.HTTPConnection:
         if self._https:
-            return http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout_s, context=self._context)
+            return TlsConnection(self._host, self._port, self._timeout_s, self._context)
         return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout_s)
 
     def post_sync(self, path: str, body: bytes, headers: dict[str, str], retry_stale: bool = True) -> HttpResponse:
