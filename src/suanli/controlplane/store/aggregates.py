@@ -26,6 +26,9 @@ from suanli.controlplane.store.tables import (
 
 _DIM_NAMES = ("level", "province", "datacenter", "rack", "status")
 LevelDims = tuple[int, str, str, str, str]
+# Network sources are also kept once per node whatever its accelerators (vendor '*' is no vendor),
+# so a query by place deduplicates a few rows per source instead of one per model.
+ALL_MODELS = ("*", "*")
 
 
 def rollups(dims: Dims) -> list[LevelDims]:
@@ -55,6 +58,7 @@ class AggregateDelta:
             for (vendor, model), part in contribution.models.items():
                 known, values = self.models.setdefault((dims, vendor, model), (part.known, {}))
                 _accumulate(values, part.values, sign)
+            for vendor, model in [*contribution.models, ALL_MODELS]:
                 for source, size_bytes in contribution.sources.items():
                     entry = self.sources.setdefault((dims, vendor, model, source), [0, 0])
                     entry[0] += sign

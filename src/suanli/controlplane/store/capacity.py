@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from suanli.controlplane.store.aggregates import ALL_MODELS
 from suanli.controlplane.store.tables import (
     FLOPS_PRECISIONS,
     LEVEL_DATACENTER,
@@ -129,10 +130,11 @@ def _network_bytes(connection: Connection, query: CapacityQuery, groups: dict[tu
     """Network storage per group and in total, each source counted once (deduplicated in SQL)."""
     table = network_source_refs
     names = GROUP_KEYS[query.by]
+    models = table.c.vendor != ALL_MODELS[0] if query.by_accelerator else table.c.vendor == ALL_MODELS[0]
     per_source = _filtered(
         select(*[table.c[k] for k in names], table.c.source, func.max(table.c.size_bytes).label("size_bytes")),
         table, query,
-    ).where(table.c.ref_count > 0).group_by(*[table.c[k] for k in names], table.c.source).subquery()
+    ).where(table.c.ref_count > 0, models).group_by(*[table.c[k] for k in names], table.c.source).subquery()
     keys = [per_source.c[k] for k in names]
     statement = select(*keys, func.sum(per_source.c.size_bytes)).group_by(*keys)
     for *key, size in connection.execute(statement).all():
@@ -140,7 +142,7 @@ def _network_bytes(connection: Connection, query: CapacityQuery, groups: dict[tu
             groups[tuple(key)].network_bytes = int(size or 0)
     # A source mounted in several groups still counts once in the total.
     once = _filtered(select(table.c.source, func.max(table.c.size_bytes).label("size_bytes")), table, query)
-    once = once.where(table.c.ref_count > 0).group_by(table.c.source).subquery()
+    once = once.where(table.c.ref_count > 0, models).group_by(table.c.source).subquery()
     return int(connection.execute(select(func.sum(once.c.size_bytes))).scalar() or 0)
 
 

@@ -244,7 +244,8 @@ network_source_refs = Table(
     Column("source", String(1024), nullable=False),
     Column("ref_count", BigInteger, nullable=False),
     Column("size_bytes", BigInteger, nullable=False),
-    PrimaryKeyConstraint("level", "province", "datacenter", "rack", "status", "vendor", "model", "source"),
+    # vendor and model lead, so a query by place reads only the rows of vendor '*' (all models).
+    PrimaryKeyConstraint("level", "vendor", "model", "province", "datacenter", "rack", "status", "source"),
 )
 
 audit_log = Table(

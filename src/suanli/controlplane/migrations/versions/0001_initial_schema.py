@@ -110,7 +110,7 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=1024), nullable=False),
     sa.Column('ref_count', sa.BigInteger(), nullable=False),
     sa.Column('size_bytes', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('level', 'province', 'datacenter', 'rack', 'status', 'vendor', 'model', 'source', name=op.f('pk_network_source_refs'))
+    sa.PrimaryKeyConstraint('level', 'vendor', 'model', 'province', 'datacenter', 'rack', 'status', 'source', name=op.f('pk_network_source_refs'))
     )
     op.create_table('provinces',
     sa.Column('code', sa.String(length=8), nullable=False),
