@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import suanli.controlplane.certification.tables  # noqa: F401 - puts the certification tables on the metadata
 from suanli.controlplane.app import create_app
 from suanli.controlplane.appkeys import ENGINE
 from suanli.controlplane.certification.settings import CertificationSettings
@@ -25,8 +26,6 @@ from suanli.schema import Inventory, utc_now
 
 from .counts import summary_lines
 
-# The certification tables join the shared metadata when their module is imported.
-import suanli.controlplane.certification.tables  # noqa: E402,F401  isort: skip
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -16,7 +16,7 @@ LABELS = {
     "property_examples": "hypothesis examples (wire contract and certification checks)",
     "endpoint_role_pairs": "endpoint × role pairs checked",
     "rate_limit_refusals": "requests refused with 429 + Retry-After",
-    "faults_injected": "faults injected into real processes",
+    "faults_injected": "faults injected (SIGKILL, PostgreSQL restart, full disk, skewed clocks)",
     "reports_sent": "reports sent through faults",
     "reports_lost": "reports lost (must be 0)",
     "reports_doubled": "reports stored twice (must be 0)",
