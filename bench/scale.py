@@ -17,6 +17,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -296,11 +297,16 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="suanli-scale-"))
     try:
         outcome = _run(args, database_url, workdir)
+    except Exception:
+        print(f"bench/scale.py: failed; the servers' logs are in {workdir}", file=sys.stderr)
+        raise
     finally:
         if not args.keep:
             asyncio.run(_admin_sql(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    outcome["database_kept"] = database_url if args.keep else None
-    outcome["logs"] = str(workdir)
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:  # where to look; a recorded run names no path of the machine it ran on
+        outcome["database_kept"], outcome["logs"] = database_url, str(workdir)
     print(json.dumps(outcome, separators=(",", ":")))
     return 0
 
