@@ -7,25 +7,31 @@ enrolls and then drives its real cycle code back to back (usage collection with 
 collectors, spool write with its fsync, batch POST, ack, spool delete, status file), and
 node_exporter (Debian package `prometheus-node-exporter`) on loopback, scraped while the agent runs.
 CPU is each process's own user+system time; the agent's is taken over its measured cycles only.
-The last line of standard output is the JSON result (see bench/README.md).
+The agent process is started the way systemd starts `suanli-agent run`: with the Environment= of
+systemd/suanli-agent.service, loading the agent through `suanli.agent.cli` first (which keeps
+OpenSSL out of a plain-http agent), and with no module of this harness beyond the few below, so
+its RSS is what an installed agent's would be. The last line of standard output is the JSON
+result (see bench/README.md).
 """
 
 from __future__ import annotations
 
+# Only what `suanli-agent` itself loads: the harness's own modules (urllib.request loads ssl,
+# subprocess, threading, ...) are imported inside the harness functions, not in the agent child.
 import argparse
-import asyncio
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
+    import threading
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+UNIT_FILE = REPO_ROOT / "systemd" / "suanli-agent.service"
 RSS_TARGET_BYTES = 40 * 10**6
 CPU_RATIO_TARGET = 0.5
 WARMUP_CYCLES = 50
@@ -57,7 +63,19 @@ def cpu_s(pid: int) -> float:
 # -- the agent side (a child process, so its RSS is the agent's alone) ------------------------------
 
 
+def unit_environment(unit_file: Path = UNIT_FILE) -> dict[str, str]:
+    """The `Environment=NAME=VALUE` lines of the agent's unit: what systemd gives the agent."""
+    values = {}
+    for line in unit_file.read_text().splitlines():
+        if line.startswith("Environment="):
+            for assignment in line.removeprefix("Environment=").split():
+                name, _, value = assignment.strip('"').partition("=")
+                values[name] = value
+    return values
+
+
 async def agent_cycles(state_dir: Path, config_path: Path, cycles: int) -> dict[str, object]:
+    """The agent's side: `run`'s start-up inventory, then usage + delivery cycles back to back."""
     from suanli.agent.config import load_config
     from suanli.agent.enrollment import load_enrollment
     from suanli.agent.runner import build_runner
@@ -69,6 +87,7 @@ async def agent_cycles(state_dir: Path, config_path: Path, cycles: int) -> dict[
     assert enrollment is not None, "not enrolled"
     service = AgentService(config, enrollment, build_runner(config), notifier=Notifier({}))
     service.open()
+    await service.inventory_cycle(force=True)
     for _ in range(WARMUP_CYCLES):
         await service.usage_cycle()
         await service.delivery_cycle()
@@ -98,6 +117,10 @@ async def agent_cycles(state_dir: Path, config_path: Path, cycles: int) -> dict[
 
 
 def start_node_exporter(port: int) -> subprocess.Popen[bytes]:
+    import shutil
+    import subprocess
+    import urllib.request
+
     binary = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     if binary is None:
         sys.exit("node_exporter is missing: apt-get install -y prometheus-node-exporter")
@@ -117,6 +140,8 @@ def start_node_exporter(port: int) -> subprocess.Popen[bytes]:
 
 def scrape(port: int, scrapes: int, stop: threading.Event, result: dict[str, float]) -> None:
     """Scrape node_exporter `scrapes` times, spread over the agent's run (Prometheus-like pacing)."""
+    import urllib.request
+
     url = f"http://127.0.0.1:{port}/metrics"
     done = 0
     while done < scrapes and not stop.is_set():
@@ -128,6 +153,8 @@ def scrape(port: int, scrapes: int, stop: threading.Event, result: dict[str, flo
 
 
 def enroll_agent(server_url: str, database_url: str, state_dir: Path, config_path: Path) -> None:
+    import subprocess
+
     from suanli.sim.processes import admin
 
     token = admin("token", "create", "--database", database_url, "--datacenter", "bench", "--province", "CN-SD")
@@ -139,6 +166,9 @@ def enroll_agent(server_url: str, database_url: str, state_dir: Path, config_pat
 
 
 def run_side_by_side(work: Path, cycles: int, scrapes: int) -> dict[str, object]:
+    import subprocess
+    import threading
+
     sys.path.insert(0, str(REPO_ROOT / "tests"))
     from conftest import free_tcp_port
 
@@ -159,7 +189,7 @@ def run_side_by_side(work: Path, cycles: int, scrapes: int) -> dict[str, object]
         agent = subprocess.Popen(
             [sys.executable, __file__, "--agent", str(state_dir), "--config", str(config_path),
              "--cycles", str(cycles)],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE, text=True, env={**os.environ, **unit_environment()},
         )
         stop, scraped = threading.Event(), {}
         exporter_cpu_before = cpu_s(exporter.pid)
@@ -221,8 +251,14 @@ def main() -> int:
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.agent:
+        import suanli.agent.cli  # noqa: F401  # first, as the console script does (suanli.agent.lean)
+
+        import asyncio
+
         print(json.dumps(asyncio.run(agent_cycles(args.agent, args.config, args.cycles))))
         return 0
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="suanli-footprint-") as work:
         result = run_side_by_side(Path(work), args.cycles, args.scrapes)
     print(json.dumps(result))

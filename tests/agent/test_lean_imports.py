@@ -1,4 +1,4 @@
-"""What a fresh `suanli-agent` process loads: no control-plane stack, and `ssl` only for https."""
+"""What a fresh `suanli-agent` process loads: no control-plane stack, and OpenSSL only for https."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ class Ok(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b"ok")
     def log_message(self, *args): pass
 
+import hashlib
 lean = asyncio.base_events.ssl is None and not hasattr(http.client, "HTTPSConnection")
+lean = lean and hashlib.sha256(b"abc").hexdigest().startswith("ba7816bf")
 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
 context.load_cert_chain(cert, sys.argv[2])
 server = http.server.HTTPServer(("127.0.0.1", 0), Ok)
@@ -41,6 +43,26 @@ threading.Thread(target=server.serve_forever, daemon=True).start()
 client = HttpClient(f"https://127.0.0.1:{server.server_port}", 10, ca_bundle=cert)
 response = client.post_sync("/v1/x", b"{}", {})
 print(json.dumps({"lean": lean, "status": response.status, "text": response.text}))
+"""
+
+
+# In a fresh interpreter: a plain-http POST to a server named "localhost".
+HTTP_POST_BY_NAME = """
+import suanli.agent.cli
+import http.server, json, socketserver, sys, threading
+from suanli.agent.transport import HttpClient
+
+class Ok(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *args): pass
+
+server = socketserver.TCPServer(("127.0.0.1", 0), Ok)  # HTTPServer's getfqdn() would load idna
+threading.Thread(target=server.serve_forever, daemon=True).start()
+response = HttpClient(f"http://localhost:{server.server_address[1]}", 10).post_sync("/v1/x", b"{}", {})
+print(json.dumps({"status": response.status, "idna": "encodings.idna" in sys.modules, "ssl": "ssl" in sys.modules}))
 """
 
 
@@ -55,7 +77,7 @@ def test_agent_process_loads_no_control_plane_stack_and_no_ssl() -> None:
     assert "suanli.agent.service" in modules and "asyncio" in modules and "http.client" in modules
     loaded = [name for name in modules if name.startswith(NOT_FOR_THE_AGENT)]
     assert loaded == []
-    assert "ssl" not in modules and "_ssl" not in modules
+    assert [name for name in ("ssl", "_ssl", "_hashlib") if name in modules] == []
 
 
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
@@ -87,3 +109,8 @@ def test_https_works_in_an_agent_process_that_loaded_http_client_without_ssl(tmp
     cert_path, key_path = _self_signed(tmp_path)
     result = json.loads(_fresh_python(HTTPS_POST, str(cert_path), str(key_path)))
     assert result == {"lean": True, "status": 200, "text": "ok"}
+
+
+def test_plain_http_by_host_name_loads_neither_ssl_nor_the_idna_codec() -> None:
+    result = json.loads(_fresh_python(HTTP_POST_BY_NAME))
+    assert result == {"status": 200, "idna": False, "ssl": False}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,27 @@ def ssl_context(tls_verify: bool = True, ca_bundle: str | Path | None = None) ->
     return context
 
 
-class TlsConnection(http.client.HTTPConnection):
+def _create_connection(
+    address: tuple[str, int], timeout: float | None, source_address: tuple[str, int] | None = None
+) -> socket.socket:
+    """`socket.create_connection` with an ASCII host name passed as bytes.
+
+    getaddrinfo encodes a str name with the idna codec, whose first use imports encodings.idna,
+    stringprep and unicodedata (~0.4 MB resident) for names that are plain ASCII anyway.
+    """
+    host, port = address
+    return socket.create_connection((host.encode("ascii") if host.isascii() else host, port), timeout, source_address)
+
+
+class PlainConnection(http.client.HTTPConnection):
+    """http.client's connection, resolving ASCII host names without the idna codec."""
+
+    def __init__(self, host: str, port: int | None, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._create_connection = _create_connection
+
+
+class TlsConnection(PlainConnection):
     """HTTP over TLS with the given context; the server's name is checked as the context says.
 
     What `http.client.HTTPSConnection` does, written here because that class does not exist when
@@ -60,7 +81,7 @@ class TlsConnection(http.client.HTTPConnection):
     default_port = http.client.HTTPS_PORT
 
     def __init__(self, host: str, port: int | None, timeout: float, context: ssl.SSLContext) -> None:
-        super().__init__(host, port, timeout=timeout)
+        super().__init__(host, port, timeout)
         self._context = context
 
     def connect(self) -> None:
@@ -90,7 +111,7 @@ class HttpClient:
     def _connect(self) -> http.client.HTTPConnection:
         if self._https:
             return TlsConnection(self._host, self._port, self._timeout_s, self._context)
-        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout_s)
+        return PlainConnection(self._host, self._port, self._timeout_s)
 
     def post_sync(self, path: str, body: bytes, headers: dict[str, str], retry_stale: bool = True) -> HttpResponse:
         """One POST; a kept-alive connection the server closed meanwhile is reopened once."""
