@@ -204,7 +204,8 @@ def replace_block(text: str, name: str, block: str, heading: str) -> str:
 
 def update_results(text: str, outcomes: list[Outcome], stamp: str) -> str:
     if not text.strip():
-        text = "# Benchmark results\n\nWritten by `make bench` (bench/run_all.py); prose outside the generated blocks is kept.\n"
+        text = ("# Benchmark results\n\nWritten by `make bench` (bench/run_all.py); "
+                "prose outside the generated blocks is kept.\n")
     text = replace_block(text, "machine", machine_block() + f" Recorded {stamp}.", "Machine")
     for outcome in outcomes:
         text = replace_block(text, outcome.bench.name, render_block(outcome, stamp), outcome.bench.name)

@@ -16,6 +16,7 @@ from suanli.sim.driver import SimConfig, Simulator
 from suanli.sim.faults import FaultRates
 from suanli.sim.fleet import Fleet, make_datacenters
 from suanli.sim.processes import ServeProcess, admin
+from suanli.sim.tokens import create_tokens_async
 from tests.conftest import free_tcp_port
 
 pytestmark = [
@@ -33,11 +34,10 @@ def _capacity(url: str, key: str, by: str) -> dict:
         return json.loads(response.read())
 
 
-def _tokens(database_url: str, fleet: Fleet) -> dict[str, str]:
+async def _tokens(database_url: str, fleet: Fleet) -> dict[str, str]:
+    """One token per data center, minted through the control plane's store as `suanli sim --database` does."""
     uses = Counter(plan.datacenter for plan in fleet.plans)
-    return {dc.name: admin("token", "create", "--database", database_url, "--datacenter", dc.name,
-                           "--province", dc.province, "--uses", str(uses[dc.name]))
-            for dc in fleet.datacenters}
+    return await create_tokens_async(database_url, [(dc.name, dc.province) for dc in fleet.datacenters], uses)
 
 
 def _assert_matches_ledger(answer_by_province: dict, answer_by_datacenter: dict, ledger) -> None:
@@ -64,7 +64,7 @@ async def test_500_simulated_nodes_on_sqlite_capacity_equals_the_ledger(tmp_path
     try:
         fleet = Fleet(500, DATACENTERS, seed=21)
         key = admin("key", "create", "--database", database_url, "--role", "operator")
-        config = SimConfig(server=server.url, tokens=_tokens(database_url, fleet), usage_interval_s=0, cycles=2,
+        config = SimConfig(server=server.url, tokens=await _tokens(database_url, fleet), usage_interval_s=0, cycles=1,
                            concurrency=16, connections=16, faults=FaultRates(gpu_lost=0.1, malformed=0.02), seed=21)
         result = await Simulator(fleet, config).run()
         assert len(result.node_ids) == 500, server.log_tail()
@@ -86,12 +86,12 @@ async def test_two_control_planes_on_one_postgresql_agree_with_each_other_and_th
         first.stop()
         raise
     try:
-        fleet = Fleet(300, DATACENTERS, seed=22)
+        fleet = Fleet(240, DATACENTERS, seed=22)
         key = admin("key", "create", "--database", postgres_database_url, "--role", "operator")
-        config = SimConfig(server=f"{first.url},{second.url}", tokens=_tokens(postgres_database_url, fleet),
-                           usage_interval_s=0, cycles=2, concurrency=16, connections=16, seed=22)
+        config = SimConfig(server=f"{first.url},{second.url}", tokens=await _tokens(postgres_database_url, fleet),
+                           usage_interval_s=0, cycles=1, concurrency=16, connections=16, seed=22)
         result = await Simulator(fleet, config).run()
-        assert len(result.node_ids) == 300, first.log_tail() + second.log_tail()
+        assert len(result.node_ids) == 240, first.log_tail() + second.log_tail()
         assert result.unacknowledged_reports == 0
         answers = {server.url: {by: _capacity(server.url, key, by) for by in ("province", "datacenter")}
                    for server in (first, second)}

@@ -50,8 +50,10 @@ def _format_totals(totals: Totals) -> str:
         f"  CPU cores        {totals.physical_cores} physical / {totals.logical_cores} logical",
         f"  memory           {totals.memory_bytes / 2**40:.1f} TiB",
         f"  accelerators     {sum(totals.catalog_accelerators.values())}: {accelerators}",
-        f"  FP16 / FP32      {totals.flops.get('fp16', 0) / 1e18:.3f} / {totals.flops.get('fp32', 0) / 1e18:.3f} EFLOPS",
-        f"  storage          {totals.storage_bytes / 1e15:.2f} PB ({totals.network_storage_bytes / 1e15:.2f} PB shared)",
+        f"  FP16 / FP32      {totals.flops.get('fp16', 0) / 1e18:.3f} / "
+        f"{totals.flops.get('fp32', 0) / 1e18:.3f} EFLOPS",
+        f"  storage          {totals.storage_bytes / 1e15:.2f} PB "
+        f"({totals.network_storage_bytes / 1e15:.2f} PB shared)",
         f"  ports            {totals.ports_400g} × 400G, {totals.ports_200g} × 200G, {totals.ports_100g} × 100G",
         f"  racks            {totals.racks} ({totals.standard_racks:.1f} standard racks of 2.5 kW)",
     ])

@@ -34,7 +34,8 @@ def capacity_mismatches(totals: Totals, figures: dict[str, Any], *, racks: bool 
     for entry in figures.get("accelerators", []):  # "unknown" appears once per vendor: add them up
         by_model[entry["model"]] = by_model.get(entry["model"], 0) + entry["total"]
     if by_model != dict(totals.catalog_accelerators):
-        problems.append(f"accelerators by model: ledger {dict(totals.catalog_accelerators)} != control plane {by_model}")
+        problems.append(f"accelerators by model: ledger {dict(totals.catalog_accelerators)} "
+                        f"!= control plane {by_model}")
     if figures.get("accelerators_total") != sum(totals.catalog_accelerators.values()):
         problems.append(f"accelerators_total: ledger {sum(totals.catalog_accelerators.values())} "
                         f"!= control plane {figures.get('accelerators_total')}")

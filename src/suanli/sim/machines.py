@@ -32,7 +32,8 @@ ROOT_FS_BYTES = 470_000_000_000
 _OS_BY_ARCH = {"x86_64": ("Ubuntu 22.04.4 LTS", "5.15.0-105-generic"),
                "aarch64": ("openEuler 22.03 (LTS-SP3)", "5.10.0-182.0.0.95.oe2203sp3.aarch64")}
 _COLLECTORS = ("host", "location", "cpu", "memory", "accelerators", "storage", "network")
-_LOST_GPU_ERROR = "Unable to determine the device handle for GPU {bus}: GPU is lost. Reboot the system to recover this GPU"
+_LOST_GPU_ERROR = ("Unable to determine the device handle for GPU {bus}: GPU is lost. "
+                   "Reboot the system to recover this GPU")
 
 
 def digest(seed: int, index: int, what: str, size: int = 16) -> str:
