@@ -133,32 +133,24 @@ async def _watch_memory(servers: list[ServeProcess], peaks: list[int], stop: asy
 
 async def _simulate(fleet: Fleet, servers: list[ServeProcess], tokens: dict[str, str], args, phase,
                     watched: list[ServeProcess]) -> tuple:
-    """Run the fleet; flips the prober's phase from enroll to usage when the first usage report goes out."""
-    config = SimConfig(server=",".join(s.url for s in servers), tokens=tokens, cycles=args.cycles,
-                       usage_interval_s=args.usage_interval_s, concurrency=args.concurrency,
-                       connections=args.concurrency, seed=args.seed, request_timeout_s=300.0)
-    simulator = Simulator(fleet, config)
-    original = simulator._run_cycles
+    """Run the fleet; each phase change marks the servers' CPU clock and tells the prober which phase it is in."""
     cpu_marks: dict[str, float] = {}
 
-    async def run_cycles(stats):
-        cpu_marks["usage"] = sum(s.cpu_seconds() for s in servers)
-        phase.value = PHASES.index("usage")
-        return await original(stats)
+    def on_phase(name: str) -> None:
+        cpu_marks[name] = sum(s.cpu_seconds() for s in servers)
+        phase.value = PHASES.index("idle" if name == "done" else name)
 
-    simulator._run_cycles = run_cycles
+    config = SimConfig(server=",".join(s.url for s in servers), tokens=tokens, cycles=args.cycles,
+                       usage_interval_s=args.usage_interval_s, concurrency=args.concurrency,
+                       connections=args.concurrency, seed=args.seed, request_timeout_s=300.0, on_phase=on_phase)
+    simulator = Simulator(fleet, config)
     peaks = [0] * len(watched)
     stop = asyncio.Event()
     watcher = asyncio.create_task(_watch_memory(watched, peaks, stop))
-    cpu_marks["enroll"] = sum(s.cpu_seconds() for s in servers)
-    phase.value = PHASES.index("enroll")
     result = await simulator.run()
-    cpu_marks["end"] = sum(s.cpu_seconds() for s in servers)
-    phase.value = PHASES.index("idle")
     stop.set()
     await watcher
-    result.cpu_marks = cpu_marks
-    return result, peaks
+    return result, peaks, cpu_marks
 
 
 def _import_racks(fleet: Fleet, database_url: str, workdir: Path) -> str:
@@ -215,9 +207,8 @@ def _idle_latencies(urls: list[str], key: str, queries: int) -> list[tuple[str, 
     return samples
 
 
-def _ingest_figures(result, nodes: int) -> dict:
+def _ingest_figures(result, nodes: int, marks: dict[str, float]) -> dict:
     enroll, usage = result.phases["enroll"], result.phases["usage"]
-    marks = result.cpu_marks
     required = nodes / AGENT_USAGE_INTERVAL_S
     return {
         "nodes_enrolled": len(result.node_ids),
@@ -231,7 +222,7 @@ def _ingest_figures(result, nodes: int) -> dict:
         # CPU the ingest processes spent (all of them together), per enrolled node and per usage report:
         # the figure to size a fleet of processes with, whatever else shared the machine.
         "server_cpu_ms_per_enrolled_node": _per(marks["usage"] - marks["enroll"], len(result.node_ids)),
-        "server_cpu_ms_per_usage_report": _per(marks["end"] - marks["usage"], usage.reports_accepted),
+        "server_cpu_ms_per_usage_report": _per(marks["done"] - marks["usage"], usage.reports_accepted),
         "failures": sum(p.failures for p in result.phases.values()),
         "unacknowledged_reports": result.unacknowledged_reports,
         "statuses": {name: p.as_dict()["statuses"] for name, p in result.phases.items()},
@@ -266,7 +257,7 @@ def _run(args, database_url: str, workdir: Path) -> dict:
         prober = context.Process(target=probe, args=(urls, key, phase, stop, args.probe_pause_s, queue))
         prober.start()
         started = time.perf_counter()
-        result, peaks = asyncio.run(_simulate(fleet, servers, tokens, args, phase, everyone))
+        result, peaks, marks = asyncio.run(_simulate(fleet, servers, tokens, args, phase, everyone))
         wall_s = time.perf_counter() - started
         stop.set()
         samples = queue.get(timeout=120)
@@ -278,7 +269,7 @@ def _run(args, database_url: str, workdir: Path) -> dict:
             "nodes": args.nodes, "servers": args.servers, "query_servers": args.query_servers,
             "datacenters": args.datacenters, "racks": racks,
             "wall_s": round(wall_s, 1), "capacity_query": _latency_summary(samples),
-            "capacity_p99_target_ms": P99_TARGET_MS, "ingest": _ingest_figures(result, args.nodes),
+            "capacity_p99_target_ms": P99_TARGET_MS, "ingest": _ingest_figures(result, args.nodes, marks),
             "rss_peak_bytes": peaks, "rss_end_bytes": [s.rss_bytes() for s in everyone],
             "capacity_equals_ledger": not mismatches, "mismatches": mismatches[:5],
             "servers_agree": all(a["total"] == answers[0]["total"] for a in answers),

@@ -40,7 +40,10 @@ def _server_ledger(state: ContractState, result) -> Ledger:
 async def test_clean_run_enrolls_everyone_and_the_ledger_matches_what_was_stored() -> None:
     fleet = Fleet(60, DATACENTERS, seed=4)
     state = ContractState(tokens=_tokens()[1])
-    sim, result = await _run(fleet, state, cycles=3)
+    seen: list[tuple[str, int]] = []
+    sim, result = await _run(fleet, state, cycles=3,
+                             on_phase=lambda name: seen.append((name, sum(len(s) for s in state.seqs.values()))))
+    assert seen == [("enroll", 0), ("usage", 60), ("done", 60 * 4)], "phases told as stored reports grow"
     assert len(result.node_ids) == 60
     assert dict(state.enrolled_in) == {name: sum(p.datacenter == name for p in fleet.plans) for name, _ in DATACENTERS}
     assert all(seqs == [1, 2, 3, 4] for seqs in state.seqs.values()), "inventory then three usage reports"

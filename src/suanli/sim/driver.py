@@ -7,7 +7,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,8 @@ class SimConfig:
     request_timeout_s: float = 60.0
     max_attempts: int = 6
     seed: int = 1
+    # Told "enroll", "usage" and "done" as the run moves on (benchmarks mark their clocks with it).
+    on_phase: Callable[[str], None] | None = None
 
 
 @dataclass(slots=True)
@@ -128,13 +130,20 @@ class Simulator:
         phases = {"enroll": PhaseStats("enroll")}
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             self._session = session
+            self._phase("enroll")
             await self._run_workers(self.agents, phases["enroll"], self._enroll, due_s=None)
             phases["enroll"].finish()
+            self._phase("usage")
             phases["usage"] = PhaseStats("usage")
             await self._run_cycles(phases["usage"])
             phases["usage"].finish()
+            self._phase("done")
         node_ids = {a.index: a.node_id for a in self.agents if a.node_id}
         return SimResult(phases, self.ledger, self.faults, self.malformed_stats, node_ids, self.unacknowledged)
+
+    def _phase(self, name: str) -> None:
+        if self.config.on_phase is not None:
+            self.config.on_phase(name)
 
     async def _run_cycles(self, stats: PhaseStats) -> None:
         """Each cycle spreads the agents evenly over one usage interval, as jittered real agents do."""
