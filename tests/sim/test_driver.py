@@ -106,3 +106,15 @@ async def test_agents_split_over_several_servers() -> None:
         result = await Simulator(fleet, SimConfig(server=urls, tokens=by_dc, usage_interval_s=0, cycles=1)).run()
     assert len(result.node_ids) == 21
     assert [len(s.inventories) for s in states] == [11, 10], "agent i goes to server i mod 2"
+
+
+@pytest.mark.parametrize(("cycles", "duration_s", "interval_s", "planned"), [
+    (None, None, 30.0, 1),  # neither: one usage cycle
+    (4, 600.0, 30.0, 4),  # cycles given: at most that many, the duration may end it sooner
+    (None, 95.0, 30.0, 4),  # duration at the interval: cycles that start within it
+    (None, 5.0, 0.0, None),  # as fast as possible for a while: until the deadline
+])
+def test_how_many_usage_cycles_are_planned(cycles, duration_s, interval_s, planned) -> None:
+    config = SimConfig(server="http://127.0.0.1:9", tokens=_tokens()[0], cycles=cycles, duration_s=duration_s,
+                       usage_interval_s=interval_s)
+    assert Simulator(Fleet(3, DATACENTERS), config)._planned_cycles == planned

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", help="create the tokens on this control-plane database (suanli token create)")
     parser.add_argument("--usage-interval-s", type=float, default=30.0,
                         help="usage interval; 0 sends as fast as the server answers (default 30, as agents)")
-    parser.add_argument("--cycles", type=int, help="usage reports per agent (default 3 unless --duration-s)")
+    parser.add_argument("--cycles", type=int, help="usage reports per agent (default 1 unless --duration-s)")
     parser.add_argument("--duration-s", type=float, help="stop the usage phase after this long")
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight at once (default 64)")
     parser.add_argument("--connections", type=int, default=64, help="HTTP connection pool size (default 64)")
