@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -17,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", action="append", default=[], metavar="[DC=]TOKEN",
                         help="bootstrap token; repeat, one per data center (bare ones go in data-center order)")
     parser.add_argument("--tokens-file", type=Path, help='JSON {"datacenter": "token" | {"token", "province"}}')
-    parser.add_argument("--database", help="create the tokens on this control-plane database (suanli token create)")
+    parser.add_argument("--database", default=os.environ.get("SUANLI_DATABASE"),
+                        help="mint the missing tokens on this control-plane database, as `suanli token create` "
+                        "does (default: $SUANLI_DATABASE)")
     parser.add_argument("--usage-interval-s", type=float, default=30.0,
                         help="usage interval; 0 sends as fast as the server answers (default 30, as agents)")
     parser.add_argument("--cycles", type=int, help="usage reports per agent (default 1 unless --duration-s)")
