@@ -33,6 +33,8 @@ class DeliveryFailed(Exception):
 
 @dataclass
 class SimConfig:
+    """How to drive the fleet: where, with which tokens, how fast, how long, and which faults."""
+
     # One URL, or several comma-separated: agent i talks to URL i mod n (a stand-in for a load balancer).
     server: str
     tokens: dict[str, str]  # data center -> bootstrap token scoped to it
@@ -51,6 +53,8 @@ class SimConfig:
 
 @dataclass(slots=True)
 class SimAgent:
+    """One simulated agent's state: what a real agent keeps in its state dir and spool."""
+
     index: int
     node_id: str | None = None
     credential: str | None = None
@@ -60,6 +64,8 @@ class SimAgent:
 
 @dataclass
 class SimResult:
+    """Rates per phase, the faults played, the malformed reports' answers, and the ledger."""
+
     phases: dict[str, PhaseStats]
     ledger: Ledger
     faults: FaultPlan
