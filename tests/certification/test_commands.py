@@ -95,3 +95,11 @@ def test_progress_draws_only_on_a_terminal() -> None:
     bar.update(10, 10)
     bar.close()
     assert shown.getvalue().startswith("\rracks [") and "10/10" in shown.getvalue()
+
+
+def test_summary_may_not_outlive_the_keys_that_sign_it() -> None:
+    from suanli.controlplane.certification.settings import CertificationSettings
+
+    with pytest.raises(ValueError, match="summary_validity_s"):
+        CertificationSettings(certificate_validity_s=600, summary_validity_s=3600)
+    assert CertificationSettings(certificate_validity_s=3600, summary_validity_s=3600).validity.total_seconds() == 3600

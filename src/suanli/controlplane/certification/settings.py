@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from suanli.controlplane.certification.checks import (
     AVAILABILITY_MIN_SHARE,
@@ -33,6 +33,13 @@ class CertificationSettings(BaseModel):
     availability_window_s: Annotated[float, Field(gt=0)] = AVAILABILITY_WINDOW_S
     availability_min_share: Annotated[float, Field(ge=0, le=1)] = AVAILABILITY_MIN_SHARE
     summary_validity_s: Annotated[float, Field(ge=60)] = 3600.0
+
+    @model_validator(mode="after")
+    def _keys_outlive_summaries(self) -> "CertificationSettings":
+        """A retired key stays published for one certificate validity; summaries it signed must expire first."""
+        if self.summary_validity_s > self.certificate_validity_s:
+            raise ValueError("summary_validity_s must not exceed certificate_validity_s")
+        return self
 
     @property
     def validity(self) -> timedelta:
