@@ -1,6 +1,6 @@
 """Agent footprint beside Prometheus node_exporter: RSS over 1 000 cycles, CPU per cycle vs per scrape.
 
-    python bench/agent_footprint.py [--cycles 1000] [--scrapes 300]
+    python bench/agent_footprint.py [--cycles 1000] [--scrapes 300] [--https]
 
 One run starts, side by side: a real control plane (`suanli serve`, SQLite), an agent process that
 enrolls and then drives its real cycle code back to back (usage collection with the default
@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import subprocess
     import threading
+
+    from suanli.sim.processes import ServeProcess
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 UNIT_FILE = REPO_ROOT / "systemd" / "suanli-agent.service"
@@ -165,27 +167,63 @@ def enroll_agent(server_url: str, database_url: str, state_dir: Path, config_pat
     )
 
 
-def run_side_by_side(work: Path, cycles: int, scrapes: int) -> dict[str, object]:
+def wait_https(url: str, ca_path: Path, server: ServeProcess, timeout_s: float = 60.0) -> None:
+    """Until `GET /healthz` answers over TLS verified with the test CA."""
+    import ssl
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=str(ca_path))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            sys.exit(f"suanli serve exited: {server.log_tail()}")
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=2, context=context).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("suanli serve (TLS) did not start")
+
+
+def start_control_plane(work: Path, database_url: str, https: bool) -> tuple[ServeProcess, str, str]:
+    """`suanli serve`, its URL and the agent config that reaches it (a test CA's bundle for https)."""
+    from conftest import free_tcp_port
+
+    from suanli.sim.processes import ServeProcess
+
+    # The loop sends ~100+ requests/s from one node: switch off the per-node rate limit (20/s),
+    # which exists for misbehaving agents and would turn this into a backoff measurement.
+    env, agent_config = {"SUANLI_RATE_LIMIT_NODE_PER_S": "0"}, 'log_level = "warning"\n'
+    if https:
+        from security.pki import make_pki
+
+        ca_path, cert_path, key_path = make_pki(work)
+        env |= {"SUANLI_TLS_CERT": str(cert_path), "SUANLI_TLS_KEY": str(key_path)}
+        agent_config += f'ca_bundle = "{ca_path}"\n'
+    server = ServeProcess(database_url, free_tcp_port(), work / "cp-data", work / "cp.log", env=env)
+    if not https:
+        server.wait_ready()
+        return server, server.url, agent_config
+    url = server.url.replace("http://", "https://", 1)
+    wait_https(url, ca_path, server)
+    return server, url, agent_config
+
+
+def run_side_by_side(work: Path, cycles: int, scrapes: int, https: bool = False) -> dict[str, object]:
     import subprocess
     import threading
 
     sys.path.insert(0, str(REPO_ROOT / "tests"))
     from conftest import free_tcp_port
 
-    from suanli.sim.processes import ServeProcess
-
     database_url = f"sqlite:///{work / 'cp.db'}"
     config_path, state_dir = work / "agent.toml", work / "agent-state"
-    config_path.write_text('log_level = "warning"\n')
-    # The loop sends ~100+ requests/s from one node: switch off the per-node rate limit (20/s),
-    # which exists for misbehaving agents and would turn this into a backoff measurement.
-    server = ServeProcess(database_url, free_tcp_port(), work / "cp-data", work / "cp.log",
-                          env={"SUANLI_RATE_LIMIT_NODE_PER_S": "0"})
+    server, server_url, agent_config = start_control_plane(work, database_url, https)
+    config_path.write_text(agent_config)
     exporter_port = free_tcp_port()
     exporter = start_node_exporter(exporter_port)
     try:
-        server.wait_ready()
-        enroll_agent(server.url, database_url, state_dir, config_path)
+        enroll_agent(server_url, database_url, state_dir, config_path)
         agent = subprocess.Popen(
             [sys.executable, __file__, "--agent", str(state_dir), "--config", str(config_path),
              "--cycles", str(cycles)],
@@ -206,7 +244,7 @@ def run_side_by_side(work: Path, cycles: int, scrapes: int) -> dict[str, object]
     if agent.returncode != 0:
         sys.exit(f"agent loop failed ({agent.returncode})")
     measured = json.loads(agent_out.strip().splitlines()[-1])
-    return summarize(measured, exporter_cpu, int(scraped.get("scrapes", 0)), exporter_rss, scraped)
+    return {"https": https, **summarize(measured, exporter_cpu, int(scraped.get("scrapes", 0)), exporter_rss, scraped)}
 
 
 def summarize(
@@ -247,6 +285,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=1000)
     parser.add_argument("--scrapes", type=int, default=300)
+    parser.add_argument("--https", action="store_true",
+                        help="control plane on TLS (a test CA): the agent then loads OpenSSL")
     parser.add_argument("--agent", type=Path, help=argparse.SUPPRESS)  # internal: the agent child
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -260,7 +300,7 @@ def main() -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="suanli-footprint-") as work:
-        result = run_side_by_side(Path(work), args.cycles, args.scrapes)
+        result = run_side_by_side(Path(work), args.cycles, args.scrapes, args.https)
     print(json.dumps(result))
     return 0
 

@@ -92,3 +92,18 @@ def test_invalid_environment_value_names_its_key(monkeypatch: pytest.MonkeyPatch
 def test_log_level_is_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUANLI_AGENT_LOG_LEVEL", "DEBUG")
     assert load_config(None).log_level == "debug"
+
+
+def test_environment_location_as_json_and_nested_keys_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _write(tmp_path, '[location]\nprovince = "CN-SD"\n')
+    monkeypatch.setenv("SUANLI_AGENT_LOCATION", '{"datacenter": "jn-1", "rack": "B01"}')
+    monkeypatch.setenv("suanli_agent_location__rack", "A07")  # names are case-insensitive
+    monkeypatch.setenv("SUANLI_AGENT_NOT_A_KEY", "x")  # not a setting: ignored, as before
+    config = load_config(path)
+    assert (config.location.province, config.location.datacenter, config.location.rack) == ("CN-SD", "jn-1", "A07")
+
+
+def test_environment_location_that_is_not_json_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUANLI_AGENT_LOCATION", "rack A07")
+    with pytest.raises(ConfigError, match="SUANLI_AGENT_LOCATION"):
+        load_config(None)

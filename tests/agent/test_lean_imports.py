@@ -16,7 +16,9 @@ AGENT_IMPORTS = (
     "import json, sys; import suanli.agent.cli, suanli.agent.service, suanli.agent.runner; "
     "print(json.dumps(sorted(sys.modules)))"
 )
-NOT_FOR_THE_AGENT = ("suanli.controlplane", "aiohttp", "sqlalchemy", "jwt", "asyncpg", "http.server", "pynvml")
+NOT_FOR_THE_AGENT = (
+    "suanli.controlplane", "aiohttp", "sqlalchemy", "jwt", "asyncpg", "http.server", "pynvml", "pydantic_settings",
+)
 
 # In a fresh interpreter: the agent's stack, then an https POST to a local TLS server trusting `ca`.
 HTTPS_POST = """

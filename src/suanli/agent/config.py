@@ -3,46 +3,42 @@
 from __future__ import annotations
 
 import json
+import os
 import tomllib
-from contextvars import ContextVar
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    InitSettingsSource,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    SettingsError,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from suanli.schema import MAX_BATCH_REPORTS, Location
 
 DEFAULT_CONFIG_PATH = Path("/etc/suanli/agent.toml")
 DEFAULT_STATE_DIR = Path("/var/lib/suanli-agent")
 ENV_PREFIX = "SUANLI_AGENT_"
+ENV_NESTED_DELIMITER = "__"
 MIB = 2**20
-# The file's values reach the settings sources through this, set only inside load_config.
-_FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("suanli_agent_file_values", default={})
 Seconds = Annotated[float, Field(gt=0.0, le=86_400.0)]
 # Names as a list in TOML, or "cpu,memory" / '["cpu","memory"]' in the environment.
-Names = Annotated[list[str], NoDecode]
+Names = list[str]
+# Keys whose environment value is JSON (an object); the others are passed on as the string.
+JSON_ENV_KEYS = frozenset({"location"})
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the file, key and problem."""
 
 
-class AgentConfig(BaseSettings):
+class AgentConfig(BaseModel):
     """Every agent setting; each key can be set in the TOML file or as SUANLI_AGENT_<KEY>
-    (nested keys with `__`, e.g. SUANLI_AGENT_LOCATION__PROVINCE=CN-SD)."""
+    (nested keys with `__`, e.g. SUANLI_AGENT_LOCATION__PROVINCE=CN-SD), read by `load_config`.
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False, extra="forbid",
-        validate_default=True,
-    )
+    A plain pydantic model with its own small environment reader (`environment_values`) rather
+    than pydantic-settings, whose ~20 modules (cloud secret providers, dotenv, its CLI parser)
+    cost the agent ~1.5 MB of resident memory for reading prefixed variables (bench/RESULTS.md).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     server_url: str | None = None
     state_dir: Path = DEFAULT_STATE_DIR
@@ -93,17 +89,52 @@ class AgentConfig(BaseSettings):
                 raise ValueError(f"not a JSON list: {exc}") from None
         return [name.strip() for name in value.split(",") if name.strip()]
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Earlier sources win: CLI options (init), then environment, then the TOML file."""
-        return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=_FILE_VALUES.get())
+
+def environment_values(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The SUANLI_AGENT_* variables as config keys (names case-insensitive, `__` for nesting).
+
+    SUANLI_AGENT_LOCATION='{"rack": "A07"}' and SUANLI_AGENT_LOCATION__RACK=A07 both set
+    location.rack (the nested one wins); values stay strings for the model to validate.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    nested: list[tuple[list[str], str]] = []
+    for name, value in environ.items():
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        key, *path = name[len(ENV_PREFIX):].lower().split(ENV_NESTED_DELIMITER)
+        if key not in AgentConfig.model_fields:
+            continue  # like an unknown option of another program: not ours to judge
+        if path:
+            nested.append(([key, *path], value))
+        else:
+            values[key] = _decoded(key, value) if key in JSON_ENV_KEYS else value
+    for path, value in sorted(nested):
+        target = values
+        for part in path[:-1]:
+            if not isinstance(target.get(part), dict):
+                target[part] = {}
+            target = target[part]
+        target[path[-1]] = value
+    return values
+
+
+def _decoded(key: str, value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"invalid agent configuration ({ENV_PREFIX}{key.upper()}): not JSON: {exc}") from None
+
+
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`, tables merged key by key (a file's [location] plus one env key)."""
+    result = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
 
 
 def read_config_file(path: Path | None) -> tuple[Path, dict[str, Any]]:
@@ -139,13 +170,9 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
     """
     file_path, file_values = read_config_file(Path(path) if path is not None else None)
     cli_values = {key: value for key, value in (overrides or {}).items() if value is not None}
-    token = _FILE_VALUES.set(file_values)
+    values = merged(merged(file_values, environment_values()), cli_values)
     try:
-        return AgentConfig(**cli_values)
+        return AgentConfig.model_validate(values)
     except ValidationError as exc:
         where = f"{file_path}, {ENV_PREFIX}*, options"
         raise ConfigError(f"invalid agent configuration ({where}): {describe_errors(exc)}") from None
-    except SettingsError as exc:  # an environment value that cannot be decoded at all
-        raise ConfigError(f"invalid agent configuration ({ENV_PREFIX}*): {exc}") from None
-    finally:
-        _FILE_VALUES.reset(token)
