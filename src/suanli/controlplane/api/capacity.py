@@ -39,7 +39,7 @@ async def get_capacity(request: web.Request) -> web.Response:
     groups, total = await request.app[SYNC_DB].read(read_capacity, query)
     filters: dict[str, str | list[str]] = {f: getattr(query, f) for f in FILTERS if getattr(query, f)}
     filters["status"] = list(query.statuses)
-    response = CapacityResponse(
+    response = CapacityResponse.model_construct(
         by=query.by, filters=filters, generated_at=utc_now(), groups=groups, total=total,
         in_use_threshold_percent=request.app[CONFIG].in_use_threshold_percent,
     )

@@ -168,11 +168,13 @@ def _rated_power(connection: Connection, query: CapacityQuery, groups: dict[tupl
 def _figures(group: _Group, cls: type[CapacityFigures], **keys: Any) -> CapacityFigures:
     values = group.values
     network_bytes = group.network_bytes
+    # model_construct: these figures are ours, already typed; validating thousands of fields per
+    # answer cost more than the SQL behind them.
     models = [
-        AcceleratorModelCount(vendor=v, model=m, known=k, total=t, in_use=u)
+        AcceleratorModelCount.model_construct(vendor=v, model=m, known=k, total=t, in_use=u)
         for (v, m, k), (t, u) in sorted(group.models.items())
     ]
-    return cls(
+    return cls.model_construct(
         **keys,
         **{c: int(values.get(c, 0)) for c in _FIGURE_COUNTS},
         accelerators_total=int(values.get("accelerators", 0)),
