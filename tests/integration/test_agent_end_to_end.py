@@ -35,6 +35,9 @@ AGENT_ENV = {
 }
 
 
+THROTTLED = {"SUANLI_RATE_LIMIT_NODE_PER_S": "4", "SUANLI_RATE_LIMIT_NODE_BURST": "4"}
+
+
 def agent_command(state_dir: Path, config: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "suanli.agent.cli", *args, "--state-dir", str(state_dir), "--config", str(config)]
 
@@ -88,8 +91,9 @@ class Site:
         self.env = {**os.environ, **AGENT_ENV}
         self.node_id = ""
 
-    def serve(self, log_name: str) -> ServeProcess:
-        server = ServeProcess(self.database_url, self.port, self.tmp_path / "cp-data", self.tmp_path / log_name)
+    def serve(self, log_name: str, env: dict[str, str] | None = None) -> ServeProcess:
+        server = ServeProcess(self.database_url, self.port, self.tmp_path / "cp-data", self.tmp_path / log_name,
+                              env=env)
         server.wait_ready()
         return server
 
@@ -126,7 +130,9 @@ def test_every_seq_arrives_exactly_once_through_outage_and_sigkill(tmp_path: Pat
         server.stop()  # outage: the agent keeps measuring into its spool
         wait_for(lambda: spool_depth(site.state_dir) >= 4, "backlog spooled in the outage")
         before = len(stored())
-        server = site.serve("cp-2.log")
+        # The control plane comes back throttled to 4 requests/s per node (429 + Retry-After), so the
+        # backlog drains over seconds and the SIGKILL lands mid-delivery however busy the machine is.
+        server = site.serve("cp-2.log", env=THROTTLED)
         wait_for(lambda: len(stored()) > before, "backlog delivery under way")
         agent.send_signal(signal.SIGKILL)  # mid-delivery: acks may be lost, rows not yet deleted
         agent.wait(30)
