@@ -35,6 +35,9 @@ def wrapped(orig: BaseException) -> sa_exc.OperationalError:
     (wrapped(FakePgError("53100")), "storage_full"),
     (wrapped(FakePgError("57P01")), "unavailable"),  # admin shutdown: PostgreSQL restarting
     (wrapped(FakePgError("08006")), "unavailable"),
+    (wrapped(FakePgError("40P01")), "unavailable"),  # deadlock detected: the retry succeeds
+    (wrapped(FakePgError("40001")), "unavailable"),  # serialization failure: likewise
+    (sa_exc.TimeoutError("QueuePool limit of size 5 overflow 0 reached"), "unavailable"),
     (wrapped(FakePgError("23505")), None),  # a unique violation is a bug, not the storage's fault
     (ConnectionRefusedError(errno.ECONNREFUSED, "refused"), "unavailable"),
     (OSError(errno.ENOSPC, "No space left on device"), "storage_full"),

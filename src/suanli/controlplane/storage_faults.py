@@ -15,8 +15,9 @@ RETRY_AFTER_S = 5
 _SQLITE_FULL = 13
 _SQLITE_IOERR = 10  # the primary code of every extended I/O error (a write refused by the file system)
 _PG_DISK_FULL = "53100"
-# PostgreSQL SQLSTATEs of a server going away or not taking connections yet (08xxx, shutdown, starting).
-_PG_UNAVAILABLE_PREFIXES = ("08", "57P01", "57P02", "57P03")
+# PostgreSQL SQLSTATEs of a server going away or not taking connections yet (08xxx, shutdown, starting),
+# and of a transaction the server gave up on (serialization failure, deadlock): a retry succeeds.
+_PG_UNAVAILABLE_PREFIXES = ("08", "57P01", "57P02", "57P03", "40001", "40P01")
 _DISK_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
@@ -44,6 +45,8 @@ def _code_of(error: BaseException) -> str | None:
     if isinstance(sqlstate, str) and sqlstate.startswith(_PG_UNAVAILABLE_PREFIXES):
         return "unavailable"
     if isinstance(error, (ConnectionError, TimeoutError)):
+        return "unavailable"
+    if isinstance(error, sa_exc.TimeoutError):  # no pooled connection came free in time: overloaded
         return "unavailable"
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return "unavailable"
