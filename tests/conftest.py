@@ -6,11 +6,13 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from aiohttp.test_utils import TestServer
+from fakes.control_plane import FakeControlPlane
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ENV = "SUANLI_TEST_POSTGRES"
@@ -68,3 +70,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'suanli.db'}"
     return request.getfixturevalue("postgres_database_url")
+
+
+@pytest.fixture
+def plane() -> FakeControlPlane:
+    """The in-process stand-in control plane the agent's unit tests deliver to."""
+    return FakeControlPlane()
+
+
+@pytest.fixture
+async def server_url(plane: FakeControlPlane) -> AsyncIterator[str]:
+    """`plane` served on a loopback port; its base URL."""
+    server = TestServer(plane.app(), host="127.0.0.1")
+    await server.start_server()
+    yield str(server.make_url("/")).rstrip("/")
+    await server.close()

@@ -32,11 +32,6 @@ class Clock:
 
 
 @pytest.fixture
-def plane() -> FakeControlPlane:
-    return FakeControlPlane()
-
-
-@pytest.fixture
 async def server(plane: FakeControlPlane) -> AsyncIterator[TestServer]:
     test_server = TestServer(plane.app(), host="127.0.0.1")
     await test_server.start_server()

@@ -7,7 +7,6 @@ import io
 import ipaddress
 import logging
 import ssl
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,19 +18,6 @@ from fakes.control_plane import CREDENTIAL, NODE_ID, TOKEN, FakeControlPlane
 from suanli.agent.enrollment import ENROLLMENT_FILE, EnrollmentError, enroll, load_enrollment
 from suanli.agent.logs import configure_logging
 from suanli.agent.transport import ssl_context
-
-
-@pytest.fixture
-def plane() -> FakeControlPlane:
-    return FakeControlPlane()
-
-
-@pytest.fixture
-async def server_url(plane: FakeControlPlane) -> AsyncIterator[str]:
-    server = TestServer(plane.app(), host="127.0.0.1")
-    await server.start_server()
-    yield str(server.make_url("/")).rstrip("/")
-    await server.close()
 
 
 async def test_enroll_stores_credential_private_and_sends_inventory(

@@ -6,12 +6,10 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-from aiohttp.test_utils import TestServer
 from conftest import free_tcp_port
 from fakes.agent_collection import FakeCollection, agent_config
 from fakes.control_plane import CREDENTIAL, NODE_ID, FakeControlPlane
@@ -30,19 +28,6 @@ FAST = dict(usage_interval_s=0.1, delivery_interval_s=0.1, inventory_interval_s=
 
 def enrollment(server_url: str) -> Enrollment:
     return Enrollment(server_url, NODE_ID, CREDENTIAL, "dc-jinan-1", "CN-SD", "2026-11-21T08:00:00+00:00")
-
-
-@pytest.fixture
-def plane() -> FakeControlPlane:
-    return FakeControlPlane()
-
-
-@pytest.fixture
-async def server_url(plane: FakeControlPlane) -> AsyncIterator[str]:
-    server = TestServer(plane.app(), host="127.0.0.1")
-    await server.start_server()
-    yield str(server.make_url("/")).rstrip("/")
-    await server.close()
 
 
 async def until(condition: Callable[[], bool], what: str) -> None:

@@ -7,29 +7,14 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 from fakes.control_plane import CREDENTIAL, NODE_ID, FakeControlPlane
 
 from suanli.agent.enrollment import Enrollment, save_enrollment
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def plane() -> FakeControlPlane:
-    return FakeControlPlane()
-
-
-@pytest.fixture
-async def server_url(plane: FakeControlPlane) -> AsyncIterator[str]:
-    server = TestServer(plane.app(), host="127.0.0.1")
-    await server.start_server()
-    yield str(server.make_url("/")).rstrip("/")
-    await server.close()
 
 
 async def receive_until(sock: socket.socket, messages: list[str], done: str, count: int = 1) -> None:
