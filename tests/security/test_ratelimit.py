@@ -89,7 +89,6 @@ async def test_each_api_key_has_its_own_bucket(make_client: Callable[..., Any]) 
 
 async def test_an_address_guessing_secrets_is_slowed_whatever_it_tries_next(make_client: Callable[..., Any]) -> None:
     client = await make_client(rate_limit_auth_failures_per_s=0.01, rate_limit_auth_failures_burst=5)
-    callers = Callers(client)
     for attempt in range(5):
         guess = {"Authorization": f"Bearer slk_guess{attempt:040d}"}
         assert (await client.get("/v1/nodes", headers=guess)).status == 401
