@@ -97,3 +97,12 @@ async def test_out_of_range_value_is_422(client, helper) -> None:
     assert ["inventory", "memory", "total_bytes"] in [
         e["loc"] for e in (await response.json())["error"]["detail"]["errors"]
     ]
+
+
+async def test_concurrent_enrollments_spend_a_token_exactly(client, helper) -> None:
+    import asyncio
+
+    token = await helper.token(uses=5)
+    responses = await asyncio.gather(*(_enroll(client, token, inventory(hostname=f"h{i}")) for i in range(12)))
+    statuses = sorted(r.status for r in responses)
+    assert statuses == [201] * 5 + [403] * 7, [await r.text() for r in responses if r.status not in (201, 403)]
