@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Select, Table, func, select
@@ -165,6 +166,26 @@ def _rated_power(connection: Connection, query: CapacityQuery, groups: dict[tupl
     return total_kw
 
 
+@lru_cache(maxsize=256)
+def _precisions_without_flops(vendor: str, model: str) -> tuple[str, ...]:
+    """Precisions the catalog entry named `model` gives no figure for (none for models it lacks)."""
+    from suanli.catalog import accelerator_specs
+
+    spec = next((s for s in accelerator_specs() if (s.vendor, s.model) == (vendor, model)), None)
+    if spec is None:
+        return ()
+    return tuple(p for p in FLOPS_PRECISIONS if spec.peak_flops.get(p) is None)
+
+
+def _without_flops(models: dict[tuple[str, str, bool], list[int]]) -> dict[str, int]:
+    """Per precision, the counted devices of catalogued models whose datasheet leaves it null."""
+    counts = dict.fromkeys(FLOPS_PRECISIONS, 0)
+    for (vendor, model, known), (total, _) in models.items():
+        for precision in _precisions_without_flops(vendor, model) if known else ():
+            counts[precision] += total
+    return counts
+
+
 def _figures(group: _Group, cls: type[CapacityFigures], **keys: Any) -> CapacityFigures:
     values = group.values
     network_bytes = group.network_bytes
@@ -181,6 +202,7 @@ def _figures(group: _Group, cls: type[CapacityFigures], **keys: Any) -> Capacity
         accelerators=models,
         unknown_accelerator_models=sorted({m.model for m in models if not m.known}),
         flops={p: float(values.get(f"flops_{p}", 0.0)) for p in FLOPS_PRECISIONS},
+        accelerators_without_flops=_without_flops(group.models),
         storage_network_bytes=network_bytes,
         storage_bytes=int(values.get("storage_local_bytes", 0)) + network_bytes,
         rated_kw=group.rated_kw,
