@@ -89,6 +89,15 @@ class CertificateFeedPage(ContractModel):
     has_more: bool
 
 
+class VendorSupply(ContractModel):
+    """Certified accelerators of one vendor: devices and their datasheet FLOPS (no CPUs)."""
+
+    accelerators: Count = 0
+    flops: Flops = Flops()
+    # Per precision, devices whose datasheet gives no figure there: counted above, adding no FLOPS.
+    accelerators_without_flops: dict[str, Count] = {}
+
+
 class SupplyFigures(ContractModel):
     """Certified supply of a group of nodes with the racks that hold them."""
 
@@ -97,6 +106,9 @@ class SupplyFigures(ContractModel):
     standard_racks: Annotated[float, Field(ge=0.0)] = 0.0  # rated_kw / 2.5
     nodes: Count = 0
     capacity: Capacity = Capacity()
+    # Vendor (nvidia, huawei, hygon, cambricon, other; "unknown" for a model the catalog no longer
+    # has) → its accelerators in `capacity`, priced by the catalog the summary was built with.
+    by_vendor: dict[str, VendorSupply] = {}
 
 
 class SummaryGroup(SupplyFigures):
