@@ -92,7 +92,7 @@ def _assert_figures(group: dict[str, Any], entry: dict[str, Any]) -> None:
         assert group["accelerators_without_flops"][precision] == entry["without"][precision], precision
 
 
-async def _capacity(client, headers, **params):  # noqa: ANN001, ANN202
+async def _capacity(client, headers, **params):
     response = await client.get("/v1/capacity", params=params, headers=headers)
     assert response.status == 200, await response.text()
     body = await response.json()
@@ -100,7 +100,7 @@ async def _capacity(client, headers, **params):  # noqa: ANN001, ANN202
     return body
 
 
-async def _post(client, headers, *reports):  # noqa: ANN001, ANN202
+async def _post(client, headers, *reports):
     response = await client.post("/v1/reports", data=batch_json(*reports), headers=headers)
     assert response.status == 200, await response.text()
     return await response.json()

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from suanli.controlplane import signing
 from suanli.controlplane.certification import keystore, store
 from suanli.controlplane.certification.facts import rack_registry
+from suanli.controlplane.certification.vendors import vendor_supply
 from suanli.controlplane.racks_import import standard_racks
 from suanli.national.totals import CapacitySum
 from suanli.schema.national import NationalSummary, SignedSummary, SummaryGroup, SupplyFigures
@@ -22,7 +23,8 @@ def build_summary(
     live: list[tuple[str, str, str, str]],
     rated_kw: dict[tuple[str, str], float],
 ) -> NationalSummary:
-    """Group live certificates by data center; racks count once each, and only if they hold a certified node."""
+    """Group live certificates by data center, each with its accelerators per vendor; racks count once each,
+    and only if they hold a certified node."""
     sums: dict[tuple[str, str], CapacitySum] = defaultdict(CapacitySum)
     nodes: dict[tuple[str, str], int] = defaultdict(int)
     racks: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -34,17 +36,20 @@ def build_summary(
     groups = []
     for (province, datacenter), total in sorted(sums.items()):
         kw = sum(rated_kw[(datacenter, rack)] for rack in racks[(province, datacenter)])
+        capacity = total.result()
         groups.append(SummaryGroup(
             province=province, datacenter=datacenter, racks=len(racks[(province, datacenter)]), rated_kw=kw,
-            standard_racks=standard_racks(kw), nodes=nodes[(province, datacenter)], capacity=total.result(),
+            standard_racks=standard_racks(kw), nodes=nodes[(province, datacenter)], capacity=capacity,
+            by_vendor=vendor_supply(capacity.accelerators),
         ))
     everything = CapacitySum()
     for group in groups:
         everything.add(group.capacity)
+    capacity = everything.result()
     totals = SupplyFigures(
         racks=sum(g.racks for g in groups), rated_kw=sum(g.rated_kw for g in groups),
         standard_racks=sum(g.standard_racks for g in groups), nodes=sum(g.nodes for g in groups),
-        capacity=everything.result(),
+        capacity=capacity, by_vendor=vendor_supply(capacity.accelerators),
     )
     return NationalSummary(issuer=issuer, generated_at=now, groups=groups, totals=totals)
 
