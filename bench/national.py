@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import resource
+import socket
 import sys
 import tempfile
 import time
@@ -48,9 +49,10 @@ H100 = {"fp64": 34e12, "fp32": 67e12, "tf32": 494.5e12, "fp16": 989.5e12, "bf16"
 
 
 def _free_port() -> int:
-    from tests.conftest import free_tcp_port
-
-    return free_tcp_port()
+    """A TCP port free on localhost right now, for the bench's own server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _certificate(node_id: str, index: int, key: signing.SigningKey, now: datetime) -> store.NewCertificate:
@@ -117,7 +119,7 @@ def _own_cpu_s() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-async def _pull(state: PullState, url: str, api_key: str, server_pid: int) -> dict:
+async def _pull(state: PullState, url: str, api_key: str, server_pid: int, workers: int | None) -> dict:
     """One `national pull` of one source, timing the sync (fetch, verify, store) and the totals apart.
 
     CPU seconds are counted too (puller, its workers and the server): on a shared machine the wall
@@ -126,7 +128,8 @@ async def _pull(state: PullState, url: str, api_key: str, server_pid: int) -> di
     cpu_before_s, server_before_s = _own_cpu_s(), _process_cpu_s(server_pid)
     async with aiohttp.ClientSession() as session:
         started = time.perf_counter()
-        report = await sync_source(state, url, HttpSource(session, url, api_key), datetime.now(timezone.utc))
+        report = await sync_source(state, url, HttpSource(session, url, api_key), datetime.now(timezone.utc),
+                                   workers=workers)
         synced = time.perf_counter()
         cpu_s = _own_cpu_s() - cpu_before_s
         server_cpu_s = _process_cpu_s(server_pid) - server_before_s
@@ -137,7 +140,7 @@ async def _pull(state: PullState, url: str, api_key: str, server_pid: int) -> di
             "held": report.held, "rejected": len(report.rejected), "nodes": sum(counted.nodes_by_province.values())}
 
 
-async def run(count: int, changes: int, workdir: Path) -> dict:
+async def run(count: int, changes: int, workdir: Path, workers: int | None = None) -> dict:
     database_url = f"sqlite:///{workdir / 'cp.db'}"
     engine = create_engine(database_url)
     now = datetime.now(timezone.utc)
@@ -151,16 +154,16 @@ async def run(count: int, changes: int, workdir: Path) -> dict:
     try:
         server.wait_ready()
         state = PullState(workdir / "national.db")
-        full = await _pull(state, server.url, api_key, server.process.pid)
+        full = await _pull(state, server.url, api_key, server.process.pid, workers)
         revoked = [store.Revocation(c.certificate_id, c.node_id, "bench") for c in issued[: changes // 2]]
         await store.apply_changes(engine, [], revoked, [], now)
         await populate(engine, changes - len(revoked), count, now)
-        incremental = await _pull(state, server.url, api_key, server.process.pid)
+        incremental = await _pull(state, server.url, api_key, server.process.pid, workers)
     finally:
         server.stop()
         await engine.dispose()
     return {
-        "certificates": count, "changes": changes, "setup_s": round(setup_s, 2), "workers": os.cpu_count(),
+        "certificates": count, "changes": changes, "setup_s": round(setup_s, 2), "workers": workers or os.cpu_count(),
         "full_sync_s": round(full["sync_s"], 3), "full_sync_certificates_per_s": round(count / full["sync_s"]),
         "full_sync_target_s": FULL_TARGET_S, "full_totals_s": round(full["totals_s"], 3),
         "full_sync_puller_cpu_s": round(full["sync_puller_cpu_s"], 2), "full_sync_server_cpu_s": round(full["sync_server_cpu_s"], 2),
@@ -181,9 +184,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--certificates", type=int, default=100_000)
     parser.add_argument("--changes", type=int, default=1_000)
+    parser.add_argument("--workers", type=int, default=None, help="verification processes (default: one per CPU)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="suanli-bench-national-") as workdir:
-        results = asyncio.run(run(args.certificates, args.changes, Path(workdir)))
+        results = asyncio.run(run(args.certificates, args.changes, Path(workdir), args.workers))
     print(json.dumps(results))
     return 0
 

@@ -160,3 +160,33 @@ async def test_multi_page_pull_verifies_in_worker_processes(state: PullState, mo
     assert shandong.page_requests == 4
     assert (report.issued, report.revoked, report.held) == (12, 1, 11)
     assert [(r.node_id, r.code) for r in report.rejected] == [("sd-5", "bad_signature")]
+
+
+async def test_duplicate_is_no_longer_flagged_once_one_holder_is_revoked(state: PullState) -> None:
+    shandong, jiangsu = _two_sources()
+    second = jiangsu.certify("js-2", ["GPU-2"])
+    assert len((await pull_clients(state, [("sd", shandong), ("js", jiangsu)], NOW)).duplicates) == 1
+    jiangsu.add_event("revoked", second.jti, "js-2", reason="test")
+    result = await pull_clients(state, [("sd", shandong), ("js", jiangsu)], NOW)
+    assert result.duplicates == [] and result.excluded_certificates == 0
+    assert state.duplicate_candidates() == []
+
+
+async def test_state_from_before_the_candidate_table_finds_its_duplicates(tmp_path: Path) -> None:
+    shandong, jiangsu = _two_sources()
+    jiangsu.certify("js-2", ["GPU-1"])
+    first = PullState(tmp_path / "old.db")
+    await pull_clients(first, [("sd", shandong), ("js", jiangsu)], NOW)
+    first.connection.execute("DROP TABLE duplicate_candidates")
+    first.close()
+    reopened = PullState(tmp_path / "old.db")
+    result = await pull_clients(reopened, [("sd", shandong), ("js", jiangsu)], NOW)
+    assert [d.nodes for d in result.duplicates] == [["js-2", "sd-1"]]
+
+
+async def test_feed_page_with_an_unknown_event_kind_fails_the_source_only(state: PullState) -> None:
+    shandong, jiangsu = _two_sources()
+    jiangsu.add_event("renamed", "js-1-0", "js-1")
+    result = await pull_clients(state, [("sd", shandong), ("js", jiangsu)], NOW)
+    assert list(result.failed) == ["js"] and "contract" in result.failed["js"]
+    assert result.nodes_by_province == {"CN-SD": 2}

@@ -14,11 +14,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from suanli.schema.national import PRECISIONS
+from suanli.schema.national import PRECISIONS, CertificateClaims
 
 COUNTS = ("cpu_physical_cores", "cpu_logical_cores", "memory_bytes", "storage_local_bytes", "ports_400g", "ports_200g", "ports_100g")
+CACHE_KIB = 128 * 1024
 _CHUNK = 400  # SQLite's bound-parameter limit is 999 on old builds
 
 _SCHEMA = f"""
@@ -43,8 +44,45 @@ CREATE TABLE IF NOT EXISTS certificate_hardware (
     cid INTEGER NOT NULL, hardware_hash BLOB NOT NULL, PRIMARY KEY (cid, hardware_hash)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS hardware_hash ON certificate_hardware (hardware_hash);
+CREATE TABLE IF NOT EXISTS duplicate_candidates (hardware_hash BLOB PRIMARY KEY) WITHOUT ROWID;
+"""
+# Hashes of the certificates just inserted (cids from :first on) that another source also holds: found by
+# index look-ups at write time, so national totals never scan every stored hash for duplicates.
+_NEW_CANDIDATES = """
+INSERT OR IGNORE INTO duplicate_candidates
+SELECT DISTINCT h.hardware_hash FROM certificate_hardware h JOIN certificates c ON c.cid = h.cid
+WHERE c.source != :source AND h.hardware_hash IN (SELECT hardware_hash FROM certificate_hardware WHERE cid >= :first)
+"""
+# Every hash held under two sources: a full scan, run once when a state from before the table is opened.
+_ALL_CANDIDATES = """
+INSERT OR IGNORE INTO duplicate_candidates
+SELECT h.hardware_hash FROM certificate_hardware h JOIN certificates c ON c.cid = h.cid
+GROUP BY h.hardware_hash HAVING count(DISTINCT c.source) > 1
 """
 _CHILD_TABLES = ("certificate_accelerators", "certificate_storage", "certificate_hardware")
+
+
+class CertificateRecord(NamedTuple):
+    """What the state keeps of a certificate's claims: plain values, cheap to send back from a worker process."""
+
+    province: str
+    datacenter: str
+    expires_s: int
+    figures: tuple[float, ...]  # COUNTS, then FLOP/s per precision in PRECISIONS order
+    accelerators: tuple[tuple[str, int], ...]
+    network_storage: tuple[tuple[str, int], ...]
+    hardware: tuple[bytes, ...]  # SHA-256 digests
+
+
+def record_of(claims: CertificateClaims) -> CertificateRecord:
+    """The stored part of validated claims."""
+    capacity = claims.capacity
+    return CertificateRecord(
+        claims.province, claims.datacenter, claims.exp,
+        (*(getattr(capacity, c) for c in COUNTS), *(getattr(capacity.flops, p) for p in PRECISIONS)),
+        tuple(capacity.accelerators.items()), tuple(capacity.network_storage.items()),
+        tuple(bytes.fromhex(h) for h in claims.hardware),
+    )
 
 
 @dataclass(frozen=True)
@@ -55,22 +93,19 @@ class StoredCertificate:
     certificate_id: str
     node_id: str
     kid: str
-    claims: dict[str, Any]
+    record: CertificateRecord
 
 
 def _rows_of(cid: int, certificate: StoredCertificate, rows: dict[str, list[tuple[Any, ...]]]) -> None:
     """The rows one certificate adds to each table."""
-    claims = certificate.claims
-    capacity = claims["capacity"]
-    flops = capacity.get("flops", {})
+    record = certificate.record
     rows["certificates"].append(
         (cid, certificate.source, certificate.certificate_id, certificate.node_id, certificate.kid,
-         claims["province"], claims["datacenter"], claims["exp"],
-         *(capacity.get(c, 0) for c in COUNTS), *(flops.get(p, 0.0) for p in PRECISIONS))
+         record.province, record.datacenter, record.expires_s, *record.figures)
     )
-    rows["certificate_accelerators"] += [(cid, m, n) for m, n in capacity.get("accelerators", {}).items()]
-    rows["certificate_storage"] += [(cid, k, size) for k, size in capacity.get("network_storage", {}).items()]
-    rows["certificate_hardware"] += [(cid, bytes.fromhex(h)) for h in claims["hardware"]]
+    rows["certificate_accelerators"] += [(cid, m, n) for m, n in record.accelerators]
+    rows["certificate_storage"] += [(cid, k, size) for k, size in record.network_storage]
+    rows["certificate_hardware"] += [(cid, h) for h in record.hardware]
 
 
 class PullState:
@@ -80,20 +115,39 @@ class PullState:
         self.connection = sqlite3.connect(str(path), isolation_level=None)
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute("PRAGMA synchronous=NORMAL")
+        # Hardware hashes are random keys: each page of inserts touches pages all over their index, so a
+        # cache that holds the index (~50 MB at 100 000 certificates) saves re-reading it per transaction.
+        self.connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        had_candidates = self._has_table("duplicate_candidates")
         self.connection.executescript(_SCHEMA)
+        if not had_candidates:
+            self.connection.execute(_ALL_CANDIDATES)
+
+    def _has_table(self, name: str) -> bool:
+        query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return self.connection.execute(query, (name,)).fetchone() is not None
 
     def close(self) -> None:
         self.connection.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.connection.execute("BEGIN IMMEDIATE")
+        self.begin()
         try:
             yield self.connection
         except BaseException:
-            self.connection.execute("ROLLBACK")
+            self.rollback()
             raise
+        self.commit()
+
+    def begin(self) -> None:
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
         self.connection.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.connection.execute("ROLLBACK")
 
     def source(self, url: str) -> tuple[str | None, str]:
         """The issuer pinned for a source and its feed cursor ('' before the first pull)."""
@@ -120,21 +174,25 @@ class PullState:
             self.connection.executemany(f"DELETE FROM {table} WHERE cid = ?", cids)
         return len(cids)
 
-    def revoke(self, source: str, certificate_id: str) -> int:
-        return self._delete(source, "certificate_id = ?", (certificate_id,))
-
-    def put(self, certificate: StoredCertificate) -> None:
-        """Store a certificate, replacing any earlier certificate of the same node from the same source."""
-        self.put_many(certificate.source, [certificate])
+    def revoke_many(self, source: str, certificate_ids: list[str]) -> int:
+        """Forget the source's certificates with these ids (unknown ids are ignored); returns how many."""
+        removed = 0
+        for start in range(0, len(certificate_ids), _CHUNK):
+            chunk = certificate_ids[start : start + _CHUNK]
+            removed += self._delete(source, f"certificate_id IN ({', '.join('?' * len(chunk))})", tuple(chunk))
+        return removed
 
     def put_many(self, source: str, batch: list[StoredCertificate]) -> None:
         """Store certificates of one source in bulk; per node the last one wins and replaces any earlier."""
         latest = list({c.node_id: c for c in batch}.values())
+        if not latest:
+            return
         for start in range(0, len(latest), _CHUNK):
             chunk = latest[start : start + _CHUNK]
             marks = ", ".join("?" * len(chunk))
-            self._delete(source, f"(node_id IN ({marks}) OR certificate_id IN ({marks}))",
-                         (*(c.node_id for c in chunk), *(c.certificate_id for c in chunk)))
+            # Two look-ups rather than one with OR: SQLite would scan every row of the source for the OR.
+            self._delete(source, f"node_id IN ({marks})", tuple(c.node_id for c in chunk))
+            self._delete(source, f"certificate_id IN ({marks})", tuple(c.certificate_id for c in chunk))
         next_cid = self.connection.execute("SELECT coalesce(max(cid), 0) + 1 FROM certificates").fetchone()[0]
         rows: dict[str, list[tuple[Any, ...]]] = {"certificates": [], **{t: [] for t in _CHILD_TABLES}}
         for offset, certificate in enumerate(latest):
@@ -145,6 +203,20 @@ class PullState:
         self.connection.executemany("INSERT OR IGNORE INTO certificate_accelerators VALUES (?, ?, ?)", rows["certificate_accelerators"])
         self.connection.executemany("INSERT OR IGNORE INTO certificate_storage VALUES (?, ?, ?)", rows["certificate_storage"])
         self.connection.executemany("INSERT OR IGNORE INTO certificate_hardware VALUES (?, ?)", rows["certificate_hardware"])
+        if self._has_other_source(source):  # one source alone cannot duplicate across sources
+            self.connection.execute(_NEW_CANDIDATES, {"source": source, "first": next_cid})
+
+    def _has_other_source(self, source: str) -> bool:
+        """Whether any other source was ever pulled into this state (every stored certificate's source was)."""
+        return self.connection.execute("SELECT 1 FROM sources WHERE url != ? LIMIT 1", (source,)).fetchone() is not None
+
+    def duplicate_candidates(self) -> list[bytes]:
+        """Hashes seen under two sources at some write; some may since have gone (the tally re-checks them)."""
+        return [row[0] for row in self.connection.execute("SELECT hardware_hash FROM duplicate_candidates")]
+
+    def forget_candidates(self, hashes: Iterable[bytes]) -> None:
+        """Drop candidates no longer held under two sources."""
+        self.connection.executemany("DELETE FROM duplicate_candidates WHERE hardware_hash = ?", [(h,) for h in hashes])
 
     def drop_unpublished_keys(self, source: str, key_ids: Iterable[str]) -> int:
         """Forget certificates whose signing key the source no longer publishes; returns how many."""

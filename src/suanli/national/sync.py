@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
 import os
 import time
@@ -17,9 +18,10 @@ from pydantic import ValidationError
 from suanli.controlplane.signing import JwksVerifier, VerificationError
 from suanli.national.state import PullState, StoredCertificate
 from suanli.national.verify import Checked, check_page
-from suanli.schema.national import CertificateFeedPage, NationalSummary
+from suanli.schema.national import NationalSummary
 
 PAGE_LIMIT = 1000
+PAGES_PER_COMMIT = 10
 
 
 class SourceClient(Protocol):
@@ -63,21 +65,27 @@ Progress = Callable[[str, int], None]
 
 
 def _apply_page(state: PullState, url: str, events: list[dict[str, Any]], checked: list[Checked | None], report: SourceReport) -> None:
-    """Apply a verified page in feed order: runs of issued certificates in bulk, revocations between them."""
+    """Apply a verified page in feed order: each run of issuances, then each run of revocations, in bulk."""
     batch: list[StoredCertificate] = []
+    revoked: list[str] = []
     for event, check in zip(events, checked):
-        if check is None:  # a revocation: what came before it must be stored first
+        if check is None:  # a revocation: the issuances before it must be stored first
             state.put_many(url, batch)
             batch = []
-            report.revoked += state.revoke(url, event["certificate_id"])
-        elif check.claims is not None:
-            batch.append(StoredCertificate(url, event["certificate_id"], event["node_id"], check.kid, check.claims))
+            revoked.append(event["certificate_id"])
+            continue
+        if revoked:  # and an issuance after revocations must not be undone by them
+            report.revoked += state.revoke_many(url, revoked)
+            revoked = []
+        if check.record is not None:
+            batch.append(StoredCertificate(url, event["certificate_id"], event["node_id"], check.kid, check.record))
             report.issued += 1
         elif check.code == "expired":
             report.expired += 1
         else:
             report.rejected.append(Rejection(event["certificate_id"], event["node_id"], check.code, check.message))
     state.put_many(url, batch)
+    report.revoked += state.revoke_many(url, revoked)
 
 
 async def _verified_summary(client: SourceClient, verifier: JwksVerifier, pinned: str | None, now: datetime) -> NationalSummary:
@@ -122,30 +130,62 @@ class _Checker:
             self.pool.shutdown(cancel_futures=True)
 
 
+_EVENT_KINDS = ("issued", "revoked")
+
+
+def _check_page_shape(page: Any) -> None:
+    """The fields of a feed page the puller reads, with their types; SourceError otherwise.
+
+    A cheap check instead of validating every event's model: what an issued event carries is trusted
+    only through its signed token, which is verified and validated on its own.
+    """
+    if not (isinstance(page, dict) and isinstance(page.get("events"), list)
+            and isinstance(page.get("next_cursor"), str) and isinstance(page.get("has_more"), bool)):
+        raise SourceError("certificate feed page does not follow the contract")
+    for event in page["events"]:
+        if not (isinstance(event, dict) and event.get("kind") in _EVENT_KINDS
+                and isinstance(event.get("certificate_id"), str) and isinstance(event.get("node_id"), str)
+                and isinstance(event.get("token"), (str, type(None)))):
+            raise SourceError(f"certificate feed event does not follow the contract: {str(event)[:200]}")
+
+
 async def _fetch(client: SourceClient, cursor: str) -> dict[str, Any]:
     page = await client.certificates(cursor, PAGE_LIMIT)
-    CertificateFeedPage.model_validate(page)  # the page's shape; each token is verified on its own
+    _check_page_shape(page)
     return page
 
 
 async def _sync_feed(state: PullState, url: str, client: SourceClient, checker: _Checker, cursor: str,
                      report: SourceReport, progress: Progress | None) -> str:
-    """Page through the feed; the next page downloads while this one is verified and stored."""
+    """Page through the feed; the next page downloads while this one is verified and stored.
+
+    Each page is stored with its cursor; a transaction spans PAGES_PER_COMMIT pages, since a commit
+    writes every index page the random hardware hashes touched. A failure keeps what was committed.
+    """
     page = await _fetch(client, cursor)
-    while True:
-        following = asyncio.ensure_future(_fetch(client, page["next_cursor"])) if page["has_more"] else None
-        if following is not None:
-            checker.start_pool()
-        checked = await checker.check(page["events"])
-        with state.transaction():
+    state.begin()
+    try:
+        for pages in itertools.count(1):
+            following = asyncio.ensure_future(_fetch(client, page["next_cursor"])) if page["has_more"] else None
+            if following is not None:
+                checker.start_pool()
+            checked = await checker.check(page["events"])
             _apply_page(state, url, page["events"], checked, report)
             cursor = page["next_cursor"]
             state.save_source(url, report.issuer, cursor, None, time.time())
-        if progress is not None:
-            progress(url, report.issued + report.revoked + report.expired + len(report.rejected))
-        if following is None:
-            return cursor
-        page = await following
+            if progress is not None:
+                progress(url, report.issued + report.revoked + report.expired + len(report.rejected))
+            if following is None:
+                break
+            if pages % PAGES_PER_COMMIT == 0:
+                state.commit()
+                state.begin()
+            page = await following
+    except BaseException:
+        state.rollback()
+        raise
+    state.commit()
+    return cursor
 
 
 async def sync_source(

@@ -29,21 +29,28 @@ class Tally:
 
 
 def find_duplicates(state: PullState, source_order: list[str]) -> list[Duplicate]:
-    """Hashes claimed under two or more sources; the source listed first keeps the hardware."""
+    """Hashes claimed under two or more sources; the source listed first keeps the hardware.
+
+    Only the candidates the state noted at write time are looked up (by index), not every stored hash;
+    candidates no longer held under two sources are forgotten.
+    """
     rank = {url: index for index, url in enumerate(source_order)}
-    rows = state.connection.execute(
-        "SELECT h.hardware_hash, c.source, c.node_id FROM certificate_hardware h "
-        "JOIN certificates c ON c.cid = h.cid WHERE h.hardware_hash IN ("
-        "SELECT h2.hardware_hash FROM certificate_hardware h2 JOIN certificates c2 ON c2.cid = h2.cid "
-        "GROUP BY h2.hardware_hash HAVING count(DISTINCT c2.source) > 1) ORDER BY h.hardware_hash"
-    )
-    claims: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for hardware_hash, source, node_id in rows:
-        claims[hardware_hash.hex()].append((source, node_id))
+    claims: dict[bytes, list[tuple[str, str]]] = defaultdict(list)
+    candidates = state.duplicate_candidates()
+    for hardware_hash in candidates:
+        rows = state.connection.execute(
+            "SELECT c.source, c.node_id FROM certificate_hardware h JOIN certificates c ON c.cid = h.cid "
+            "WHERE h.hardware_hash = ?", (hardware_hash,),
+        )
+        claims[hardware_hash] = rows.fetchall()
+    gone = [h for h, holders in claims.items() if len({s for s, _ in holders}) < 2]
+    if gone:
+        state.forget_candidates(gone)
     duplicates = []
-    for hardware_hash, holders in claims.items():
+    for hardware_hash in sorted(set(claims) - set(gone)):
+        holders = claims[hardware_hash]
         sources = sorted({s for s, _ in holders}, key=lambda s: (rank.get(s, len(rank)), s))
-        duplicates.append(Duplicate(hardware_hash, sources, sorted({n for _, n in holders}), sources[0]))
+        duplicates.append(Duplicate(hardware_hash.hex(), sources, sorted({n for _, n in holders}), sources[0]))
     return duplicates
 
 
