@@ -155,22 +155,29 @@ async def _fetch(client: SourceClient, cursor: str) -> dict[str, Any]:
     return page
 
 
+async def _fetch_checked(client: SourceClient, checker: _Checker, cursor: str) -> tuple[dict[str, Any], list[Checked | None]]:
+    page = await _fetch(client, cursor)
+    return page, await checker.check(page["events"])
+
+
 async def _sync_feed(state: PullState, url: str, client: SourceClient, checker: _Checker, cursor: str,
                      report: SourceReport, progress: Progress | None) -> str:
-    """Page through the feed; the next page downloads while this one is verified and stored.
+    """Page through the feed; the next page downloads and is verified while this one is stored.
 
     Each page is stored with its cursor; a transaction spans PAGES_PER_COMMIT pages, since a commit
     writes every index page the random hardware hashes touched. A failure keeps what was committed.
     """
     page = await _fetch(client, cursor)
+    if page["has_more"]:
+        checker.start_pool()
+    current = await checker.check(page["events"])
+    following: asyncio.Future[tuple[dict[str, Any], list[Checked | None]]] | None = None
     state.begin()
     try:
         for pages in itertools.count(1):
-            following = asyncio.ensure_future(_fetch(client, page["next_cursor"])) if page["has_more"] else None
-            if following is not None:
-                checker.start_pool()
-            checked = await checker.check(page["events"])
-            _apply_page(state, url, page["events"], checked, report)
+            following = asyncio.ensure_future(_fetch_checked(client, checker, page["next_cursor"])) if page["has_more"] else None
+            await asyncio.sleep(0)  # let the next page's request go out before this one is stored
+            _apply_page(state, url, page["events"], current, report)
             cursor = page["next_cursor"]
             state.save_source(url, report.issuer, cursor, None, time.time())
             if progress is not None:
@@ -180,9 +187,11 @@ async def _sync_feed(state: PullState, url: str, client: SourceClient, checker: 
             if pages % PAGES_PER_COMMIT == 0:
                 state.commit()
                 state.begin()
-            page = await following
+            page, current = await following
     except BaseException:
         state.rollback()
+        if following is not None:
+            following.cancel()
         raise
     state.commit()
     return cursor
