@@ -7,9 +7,11 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from suanli.national.progress import Progress
 from suanli.national.pull import PullResult, run_pull
+from suanli.national.totals import EXA
 
 
 def default_state_path() -> Path:
@@ -42,6 +44,18 @@ def _print_text(result: PullResult) -> None:
     for name, row in rows:
         print(f"{name:<10}{row['nodes']:>8}{row['standard_racks']:>11.1f}{row['eflops_fp16']:>13.6f}"
               f"{row['eflops_fp32']:>13.6f}{row['eflops_fp64']:>13.6f}{row['storage_eb']:>12.6f}{row['ports_400g']:>7}")
+    _print_vendors(document["totals"]["by_vendor"])
+
+
+def _print_vendors(by_vendor: dict[str, Any]) -> None:
+    """Nationwide accelerators per vendor; devices without a datasheet figure are named, not shown as zero."""
+    print(f"{'vendor':<10}{'devices':>8}{'EFLOPS FP16':>13}{'EFLOPS FP32':>13}{'EFLOPS FP64':>13}")
+    for vendor, supply in by_vendor.items():
+        flops, without = supply["flops"], supply["accelerators_without_flops"]
+        missing = [f"{p} ×{without[p]}" for p in ("fp16", "fp32", "fp64") if without.get(p)]
+        note = f"  no datasheet figure: {', '.join(missing)}" if missing else ""
+        print(f"{vendor:<10}{supply['accelerators']:>8}{flops['fp16'] / EXA:>13.6f}{flops['fp32'] / EXA:>13.6f}"
+              f"{flops['fp64'] / EXA:>13.6f}{note}")
 
 
 def run_pull_command(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 
+from suanli.controlplane.certification.vendors import vendor_supply
 from suanli.national.client import HttpSource
 from suanli.national.state import PullState
 from suanli.national.sync import Progress, SourceClient, SourceError, SourceReport, sync_source
@@ -37,6 +38,7 @@ class PullResult:
 
     def to_json(self) -> dict[str, Any]:
         provinces = sorted(set(self.by_province) | set(self.standard_racks_by_province))
+        total = self.total
         return {
             "sources": [_source_json(report) for report in self.sources],
             "failed_sources": self.failed,
@@ -44,7 +46,8 @@ class PullResult:
             "excluded_certificates": self.excluded_certificates,
             "totals": {
                 "nodes": sum(self.nodes_by_province.values()),
-                **national_units(self.total, sum(self.standard_racks_by_province.values())),
+                **national_units(total, sum(self.standard_racks_by_province.values())),
+                "by_vendor": {v: s.model_dump(mode="json") for v, s in vendor_supply(total.accelerators).items()},
             },
             "by_province": {
                 p: {
