@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,11 +77,6 @@ def _accumulate(target: dict[str, float], values: dict[str, float], sign: int) -
             target[name] = target.get(name, 0) + sign * value
 
 
-def _insert(connection: Connection, table: Table) -> Any:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 def _row(dims: LevelDims, values: dict[str, float]) -> dict[str, Any]:
     row: dict[str, Any] = dict(zip(_DIM_NAMES, dims))
     for name in TOTALS_VALUE_COLUMNS:
@@ -94,11 +90,18 @@ def _upsert_sums(
 ) -> None:
     if not rows:
         return
-    statement = _insert(connection, table)
-    summed = {name: table.c[name] + statement.excluded[name] for name in TOTALS_VALUE_COLUMNS}
     # Sorted keys: concurrent writers on PostgreSQL lock rows in one order, so they never deadlock.
     rows.sort(key=lambda row: tuple(str(row[k]) for k in keys))
-    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=summed), rows)
+    connection.execute(_upsert_sums_statement(connection.dialect.name, table, tuple(keys)), rows)
+
+
+@functools.lru_cache(maxsize=16)
+def _upsert_sums_statement(dialect_name: str, table: Table, keys: tuple[str, ...]) -> Any:
+    """Built once per table: building the expression and its cache key each group cost more
+    than the upsert itself on the writer thread."""
+    statement = (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
+    summed = {name: table.c[name] + statement.excluded[name] for name in TOTALS_VALUE_COLUMNS}
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=summed)
 
 
 def _nonzero(values: dict[str, float]) -> bool:
@@ -128,23 +131,26 @@ def _apply_sources(
     ]
     if not rows:
         return
-    keys = [*_DIM_NAMES, "vendor", "model", "source"]
-    rows.sort(key=lambda row: tuple(row[k] for k in keys))
-    statement = _insert(connection, network_source_refs)
+    rows.sort(key=lambda row: tuple(row[k] for k in _SOURCE_KEYS))
+    connection.execute(_sources_statement(connection.dialect.name), rows)
+
+
+_SOURCE_KEYS = (*_DIM_NAMES, "vendor", "model", "source")
+
+
+@functools.lru_cache(maxsize=4)
+def _sources_statement(dialect_name: str) -> Any:
+    """Built once per dialect, like the sums' upserts."""
+    from sqlalchemy import func
+
     table = network_source_refs
-    statement = statement.on_conflict_do_update(
-        index_elements=keys,
+    statement = (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
+    greatest = func.greatest if dialect_name == "postgresql" else func.max
+    return statement.on_conflict_do_update(
+        index_elements=list(_SOURCE_KEYS),
         set_={
             "ref_count": table.c.ref_count + statement.excluded.ref_count,
             # The size a source was last reported with by a node that (re)joined it.
-            "size_bytes": _greatest(connection, table.c.size_bytes, statement.excluded.size_bytes),
+            "size_bytes": greatest(table.c.size_bytes, statement.excluded.size_bytes),
         },
     )
-    connection.execute(statement, rows)
-
-
-def _greatest(connection: Connection, left: Any, right: Any) -> Any:
-    from sqlalchemy import func
-
-    name = "greatest" if connection.dialect.name == "postgresql" else "max"
-    return getattr(func, name)(left, right)

@@ -6,6 +6,7 @@ or in one greenlet (PostgreSQL), instead of a thread hand-off per statement.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -52,20 +53,23 @@ def _insert(connection: Connection, table: Any) -> Any:
     return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
 
 
-def _lock_nodes(connection: Connection, node_ids: list[str]) -> dict[str, Any]:
+@functools.lru_cache(maxsize=4)
+def _lock_nodes_query(dialect_name: str) -> Any:
+    """Built once: the writer thread's time goes to the database, not to rebuilding statements."""
     query = select(
         nodes.c.id, nodes.c.status, nodes.c.inventory_seq, nodes.c.usage_seq, nodes.c.last_seq,
         nodes.c.compacted_seq, nodes.c.contribution, nodes.c.inventory_hash,
-    ).where(nodes.c.id.in_(node_ids)).order_by(nodes.c.id)
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return {row.id: row for row in (connection.execute(query)).all()}
+    ).where(nodes.c.id.in_(bindparam("node_ids", expanding=True))).order_by(nodes.c.id)
+    return query.with_for_update() if dialect_name == "postgresql" else query
 
 
-_SQLITE_INSERT_USAGE = (
-    "INSERT OR IGNORE INTO usage_history (node_id, seq, sent_at, received_at, body, downsampled) "
-    "VALUES (?, ?, ?, ?, ?, 0)"
-)
+def _lock_nodes(connection: Connection, node_ids: list[str]) -> dict[str, Any]:
+    query = _lock_nodes_query(connection.dialect.name)
+    return {row.id: row for row in connection.execute(query, {"node_ids": node_ids}).all()}
+
+
+_SQLITE_USAGE_COLUMNS = "INSERT OR IGNORE INTO usage_history (node_id, seq, sent_at, received_at, body, downsampled) VALUES "
+_SQLITE_ROWS_PER_STATEMENT = 500  # 5 parameters a row, well under SQLite's 32 766 bound parameters
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -75,16 +79,21 @@ def _sqlite_time(value: datetime) -> str:
 
 def _sqlite_insert_usage(connection: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, int]]:
     """The hottest statement on SQLite, straight to sqlite3: per-row parameter processing in
-    SQLAlchemy cost more than the insert itself, and rowcount tells a duplicate without RETURNING."""
+    SQLAlchemy cost more than the insert itself. Many rows per statement, because every sqlite3
+    call gives up the GIL and the writer thread then waits for the event loop to hand it back;
+    RETURNING names only the rows actually inserted, so duplicates are told apart."""
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     received = _sqlite_time(rows[0]["received_at"])
-    written = set()
+    written: set[tuple[str, int]] = set()
     try:
-        for row in rows:
-            sent = _sqlite_time(row["sent_at"])
-            cursor.execute(_SQLITE_INSERT_USAGE, (row["node_id"], row["seq"], sent, received, row["body"]))
-            if cursor.rowcount == 1:
-                written.add((row["node_id"], row["seq"]))
+        for start in range(0, len(rows), _SQLITE_ROWS_PER_STATEMENT):
+            chunk = rows[start:start + _SQLITE_ROWS_PER_STATEMENT]
+            statement = _SQLITE_USAGE_COLUMNS + ", ".join(["(?, ?, ?, ?, ?, 0)"] * len(chunk))
+            statement += " RETURNING node_id, seq"
+            parameters: list[Any] = []
+            for row in chunk:
+                parameters += (row["node_id"], row["seq"], _sqlite_time(row["sent_at"]), received, row["body"])
+            written.update((node_id, seq) for node_id, seq in cursor.execute(statement, parameters).fetchall())
     finally:
         cursor.close()
     return written
@@ -214,10 +223,13 @@ def _update_nodes(connection: Connection, updates: dict[str, dict[str, Any]], no
             changes["inventory_changed_at"] = now
         groups.setdefault(tuple(sorted(changes)), []).append({"b_id": node_id, **changes})
     for columns, rows in groups.items():
-        statement = nodes.update().where(nodes.c.id == bindparam("b_id")).values(
-            {name: bindparam(name) for name in columns}
-        )
-        connection.execute(statement, rows)
+        connection.execute(_update_nodes_statement(columns), rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _update_nodes_statement(columns: tuple[str, ...]) -> Any:
+    """One statement per set of changed columns, built once (only a handful of sets occur)."""
+    return nodes.update().where(nodes.c.id == bindparam("b_id")).values({name: bindparam(name) for name in columns})
 
 
 def ingest(
