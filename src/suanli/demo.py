@@ -106,7 +106,8 @@ def _show(server_url: str, key: str) -> None:
     print("\nThis machine as suanli counts it (live capacity by data center):\n")
     print(_command(SUANLI, "capacity", "--server", server_url, "--key", key, "--by", "datacenter"))
     print(_command(SUANLI, "nodes", "--server", server_url, "--key", key))
-    print(f"control plane: {server_url}   (try: curl -H 'Authorization: Bearer {key}' {server_url}/v1/capacity)")
+    print(f"control plane: {server_url}   dashboard: {server_url}/ (log in with the operator key below)")
+    print(f"  curl -H 'Authorization: Bearer {key}' {server_url}/v1/capacity")
 
 
 def run_demo() -> None:
@@ -128,6 +129,9 @@ def run_demo() -> None:
         if sys.stdin.isatty():
             print("serving until Ctrl-C (the agent keeps reporting) ...")
             server.wait()
+        else:  # run by a script or CI: stop rather than hold the terminal
+            print(f"not a terminal: stopping; the database stays in {DEMO_DIR}/ (run `make demo` in a "
+                  "terminal to keep the control plane and dashboard up)")
     except KeyboardInterrupt:
         pass
     finally:
