@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -78,23 +79,24 @@ def _fetch(args: argparse.Namespace, path: str, params: dict[str, Any]) -> dict[
         return None
 
 
+def _print(args: argparse.Namespace, path: str, params: dict, render: Callable[[dict], str]) -> int:
+    """GET one resource and print it: JSON with --json, else the readable rendering; 1 on errors."""
+    body = _fetch(args, path, params)
+    if body is None:
+        return 1
+    print(json.dumps(body, indent=2) if args.json else render(body))
+    return 0
+
+
 def run_capacity(args: argparse.Namespace) -> int:
     params = {"by": args.by, "status": args.status}
     params.update({f: getattr(args, f) for f in ("province", "datacenter", "rack", "accelerator_model", "vendor")})
-    body = _fetch(args, "/v1/capacity", params)
-    if body is None:
-        return 1
-    print(json.dumps(body, indent=2) if args.json else capacity_table(body))
-    return 0
+    return _print(args, "/v1/capacity", params, capacity_table)
 
 
 def run_nodes(args: argparse.Namespace) -> int:
     params = {f: getattr(args, f) for f in ("province", "datacenter", "rack", "status", "limit", "cursor")}
-    body = _fetch(args, "/v1/nodes", params)
-    if body is None:
-        return 1
-    print(json.dumps(body, indent=2) if args.json else nodes_table(body))
-    return 0
+    return _print(args, "/v1/nodes", params, nodes_table)
 
 
 def configure_capacity(parser: argparse.ArgumentParser) -> None:
@@ -114,20 +116,12 @@ def configure_nodes(parser: argparse.ArgumentParser) -> None:
 
 
 def run_node_show(args: argparse.Namespace) -> int:
-    body = _fetch(args, f"/v1/nodes/{quote(args.node_id, safe='')}", {})
-    if body is None:
-        return 1
-    print(json.dumps(body, indent=2) if args.json else node_text(body))
-    return 0
+    return _print(args, f"/v1/nodes/{quote(args.node_id, safe='')}", {}, node_text)
 
 
 def run_certs(args: argparse.Namespace) -> int:
     params = {f: getattr(args, f) for f in ("province", "datacenter", "state", "status", "limit", "cursor")}
-    body = _fetch(args, "/v1/certification", params)
-    if body is None:
-        return 1
-    print(json.dumps(body, indent=2) if args.json else certs_table(body))
-    return 0
+    return _print(args, "/v1/certification", params, certs_table)
 
 
 def configure_node_show(parser: argparse.ArgumentParser) -> None:
