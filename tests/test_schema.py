@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -121,3 +122,22 @@ def test_batch_size_is_bounded() -> None:
         ReportBatch.model_validate({"reports": [report] * (MAX_BATCH_REPORTS + 1)})
     with pytest.raises(ValidationError):
         ReportBatch.model_validate({"reports": []})
+
+
+def test_nul_in_any_text_is_refused_at_its_field_path() -> None:
+    body = inventory_body()
+    body["accelerators"][0]["model"] = "NVIDIA H100\u0000"
+    batch = {"reports": [envelope("inventory", inventory_body(), seq=1), envelope("inventory", body, seq=2)]}
+    with pytest.raises(ValidationError) as raised:
+        ReportBatch.model_validate_json(json.dumps(batch))
+    assert raised.value.errors()[0]["loc"] == ("reports", 1, "body", "accelerators", 0, "model")
+    with pytest.raises(ValidationError):
+        ReportBatch.model_validate(batch)
+
+
+def test_an_escaped_backslash_before_u0000_is_plain_text_and_accepted() -> None:
+    # The raw-bytes pre-check sees "\\u0000" here, walks the model and finds no U+0000.
+    body = inventory_body()
+    body["host"]["hostname"] = "odd\\u0000name"
+    batch = ReportBatch.model_validate_json(json.dumps({"reports": [envelope("inventory", body)]}))
+    assert batch.reports[0].body.host.hostname == "odd\\u0000name"
