@@ -87,6 +87,9 @@ class CertificateFeedPage(ContractModel):
     events: list[CertificateEvent]
     next_cursor: str
     has_more: bool
+    # A compact JWS (EdDSA, kid in the JWKS) over the cursor range, every event in order and the SHA-256
+    # of every token: see `controlplane/certification/feed_signing.py`. Absent from older servers.
+    page_token: str | None = None
 
 
 class VendorSupply(ContractModel):
