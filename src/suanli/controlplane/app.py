@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from suanli.controlplane import appkeys, migrate
+from suanli.controlplane.api.enroll import enroll_writer_ctx
 from suanli.controlplane.auth import TtlCache
 from suanli.controlplane.certification.service import certification_ctx
 from suanli.controlplane.config import ControlPlaneConfig
@@ -66,6 +67,7 @@ def create_app(config: ControlPlaneConfig, catalog: FlopsCatalog | None = None) 
     app[appkeys.KEY_AUTH_CACHE] = TtlCache(config.auth_cache_ttl_s)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_report_writer)
+    app.cleanup_ctx.append(enroll_writer_ctx)
     app.cleanup_ctx.append(maintenance_ctx)
     app.cleanup_ctx.append(certification_ctx)
     app.cleanup_ctx.append(metrics_ctx)

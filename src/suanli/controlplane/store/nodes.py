@@ -1,4 +1,4 @@
-"""Nodes: enrollment, credential look-up, status changes, listing and detail."""
+"""Nodes: credential look-up, status changes, listing and detail (enrollment: `store/enroll.py`)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from suanli.controlplane import contribution as contrib
-from suanli.controlplane.credentials import NODE_CREDENTIAL_PREFIX, hash_secret, new_secret
+from suanli.controlplane.credentials import hash_secret
 from suanli.controlplane.errors import ApiError
 from suanli.controlplane.store import aggregates, audit
-from suanli.controlplane.store.locations import Datacenter
 from suanli.controlplane.store.tables import NODE_STATUSES, datacenters, node_credentials, nodes
-from suanli.controlplane.store.tokens import spend_token
 from suanli.schema import Inventory
-
-STATUS_AFTER_ENROLL = "active"
 
 
 @dataclass(frozen=True)
@@ -31,14 +27,6 @@ class NodeIdentity:
     status: str
     province: str
     datacenter: str
-
-
-@dataclass(frozen=True)
-class EnrolledNode:
-    node_id: str
-    credential: str
-    datacenter: str
-    province: str
 
 
 def inventory_hash(inventory: Inventory) -> str:
@@ -60,53 +48,6 @@ def check_location(inventory: Inventory, datacenter: str, province: str) -> None
         wrong["province"] = {"expected": province, "got": location.province}
     if wrong:
         raise ApiError("location_mismatch", detail=wrong)
-
-
-async def enroll_node(
-    engine: AsyncEngine,
-    token: str,
-    inventory: Inventory,
-    now: datetime,
-    catalog: contrib.FlopsCatalog,
-) -> EnrolledNode:
-    """Spend the token, create the node (status active) and add it to the aggregates, atomically."""
-    credential = new_secret(NODE_CREDENTIAL_PREFIX)
-    node_id = new_node_id()
-    async with engine.begin() as connection:
-        dc = await spend_token(connection, token, now)
-        check_location(inventory, dc.name, dc.province)
-        dims = (dc.province, dc.name, inventory.location.rack or "", STATUS_AFTER_ENROLL)
-        contribution = contrib.compute(inventory, dims, set(), catalog)
-        await _insert_node(connection, node_id, dc, inventory, contribution, now)
-        await connection.execute(
-            node_credentials.insert().values(
-                node_id=node_id, credential_hash=hash_secret(credential), created_at=now
-            )
-        )
-        delta = aggregates.AggregateDelta()
-        delta.add(contribution, +1)
-        await connection.run_sync(aggregates.apply, delta)
-    return EnrolledNode(node_id, credential, dc.name, dc.province)
-
-
-async def _insert_node(
-    connection: AsyncConnection,
-    node_id: str,
-    dc: Datacenter,
-    inventory: Inventory,
-    contribution: contrib.Contribution,
-    now: datetime,
-) -> None:
-    await connection.execute(
-        nodes.insert().values(
-            id=node_id, status=STATUS_AFTER_ENROLL, datacenter_id=dc.id, province_code=dc.province,
-            room=inventory.location.room or "", rack=inventory.location.rack or "",
-            hostname=inventory.host.hostname, inventory=inventory.model_dump_json(),
-            inventory_hash=inventory_hash(inventory), inventory_seq=0, inventory_changed_at=now,
-            contribution=contribution.to_json(), enrolled_at=now, last_seen_at=now,
-            status_changed_at=now,
-        )
-    )
 
 
 async def node_for_credential(engine: AsyncEngine, credential: str) -> NodeIdentity | None:
