@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from suanli.controlplane.certification import keystore, lease, store
+from suanli.controlplane.certification import feed_signing, keystore, lease, store
 from suanli.controlplane.certification.service import CertificationService
 from suanli.controlplane.certification.tables import certificate_events
 from suanli.controlplane.signing import JwksVerifier
@@ -79,6 +79,23 @@ async def test_feed_pages_cover_every_event_once_and_bad_cursor_is_refused(plane
     assert bad.status == 400 and (await bad.json())["error"]["code"] == "invalid_cursor"
     too_many = await plane.client.get("/national/v1/certificates", params={"limit": "999999"}, headers=headers)
     assert too_many.status == 400
+
+
+async def test_feed_pages_are_signed_over_their_events_and_token_digests(plane: Plane) -> None:
+    await _certified_fleet(plane, 3)
+    headers = await plane.key("national")
+    jwks = await (await plane.client.get("/.well-known/jwks.json")).json()
+    verifier = JwksVerifier(jwks)
+    first = await (await plane.client.get("/national/v1/certificates", params={"limit": "2"}, headers=headers)).json()
+    digests = feed_signing.verified_page_digests(verifier, "https://cp.test", "", first)
+    assert digests == [feed_signing.token_sha256(e["token"]) for e in first["events"]] and len(digests) == 2
+    cursor = first["next_cursor"]
+    second = await (await plane.client.get("/national/v1/certificates", params={"cursor": cursor}, headers=headers)).json()
+    assert len(feed_signing.verified_page_digests(verifier, "https://cp.test", cursor, second)) == 1
+    with pytest.raises(feed_signing.PageSignatureError, match="cursor range"):
+        feed_signing.verified_page_digests(verifier, "https://cp.test", "", second)
+    with pytest.raises(feed_signing.PageSignatureError, match="issuer"):
+        feed_signing.verified_page_digests(verifier, "https://other.test", "", first)
 
 
 async def test_rotation_keeps_old_certificates_verifiable(plane: Plane) -> None:

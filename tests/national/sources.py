@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from suanli.controlplane import signing
+from suanli.controlplane.certification.feed_signing import event_entry, sign_page
 from suanli.controlplane.certification.identities import Identity
 from suanli.schema.national import Capacity, CertificateClaims, Flops, NationalSummary, SummaryGroup, SupplyFigures
 
@@ -20,6 +22,9 @@ class SignedFeed:
         self.racks_kw = 25.0
         self.page_requests = 0
         self.summary_token: str | None = None
+        self.signs_pages = True  # False: an older server without page tokens
+        self.page_key: signing.SigningKey | None = None  # signs pages instead of the active key
+        self.tamper_page: Callable[[dict[str, Any]], None] | None = None  # changes a page after it is signed
 
     def certify(self, node_id: str, gpu_uuids: list[str], key: signing.SigningKey | None = None,
                 validity: timedelta = timedelta(hours=24)) -> CertificateClaims:
@@ -61,4 +66,13 @@ class SignedFeed:
         after = int(cursor or 0)
         page = [e for e in self.events if e["event_id"] > after][:limit]
         next_cursor = str(page[-1]["event_id"]) if page else str(after)
-        return {"events": page, "next_cursor": next_cursor, "has_more": len(page) == limit}
+        served: dict[str, Any] = {"events": [dict(e) for e in page], "next_cursor": next_cursor, "has_more": len(page) == limit}
+        if self.signs_pages:
+            entries = [event_entry(e["event_id"], e["kind"], e["certificate_id"], e["node_id"], e.get("reason"),
+                                   e.get("token")) for e in page]
+            served["page_token"] = sign_page(self.page_key or signing.active_key(self.keys), issuer=self.issuer,
+                                             issued_s=int(self.now.timestamp()), cursor=cursor,
+                                             next_cursor=next_cursor, has_more=served["has_more"], entries=entries)
+        if self.tamper_page is not None:
+            self.tamper_page(served)
+        return served

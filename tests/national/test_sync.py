@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,9 +53,20 @@ def _tamper(token: str) -> str:
     return f"{header}.{forged}.{signature}"
 
 
-async def test_tampered_certificate_is_rejected_and_not_counted(state: PullState) -> None:
+def tamper_in_transit(node_id: str) -> Callable[[dict[str, Any]], None]:
+    """A page change after the source signed it: the token of `node_id`'s issued event is altered."""
+    def tamper(page: dict[str, Any]) -> None:
+        for event in page["events"]:
+            if event["node_id"] == node_id and event["kind"] == "issued":
+                event["token"] = _tamper(event["token"])
+    return tamper
+
+
+@pytest.mark.parametrize("signs_pages", [True, False], ids=["token-hash-in-signed-page", "token-signature"])
+async def test_tampered_certificate_is_rejected_and_not_counted(state: PullState, signs_pages: bool) -> None:
     shandong, _ = _two_sources()
-    shandong.events[0]["token"] = _tamper(shandong.events[0]["token"])
+    shandong.signs_pages = signs_pages
+    shandong.tamper_page = tamper_in_transit("sd-1")
     result = await pull_clients(state, [("sd", shandong)], NOW)
     (rejection,) = result.sources[0].rejected
     assert (rejection.node_id, rejection.code) == ("sd-1", "bad_signature")
@@ -154,7 +167,7 @@ async def test_multi_page_pull_verifies_in_worker_processes(state: PullState, mo
     shandong = SignedFeed("https://cp.sd", "CN-SD", NOW)
     for index in range(13):
         shandong.certify(f"sd-{index}", [f"GPU-{index}"])
-    shandong.events[5]["token"] = _tamper(shandong.events[5]["token"])
+    shandong.tamper_page = tamper_in_transit("sd-5")
     shandong.add_event("revoked", "sd-0-0", "sd-0", reason="test")
     report = await sync.sync_source(state, "sd", shandong, NOW, workers=2)
     assert shandong.page_requests == 4

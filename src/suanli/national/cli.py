@@ -1,4 +1,4 @@
-"""`suanli national pull --source URL --key KEY [...] [--state PATH] [--json]`: options, run and output."""
+"""`suanli national pull --source URL --key KEY [...] [--state PATH] [--json] [--verify-each-token]`: options, run and output."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ def configure_pull(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", action="append", required=True, metavar="KEY", help="its national API key, in order")
     parser.add_argument("--state", type=Path, default=None, help=f"sync state file (default {default_state_path()})")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--verify-each-token", action="store_true",
+                        help="verify every certificate's own signature too, not only each feed page's signature")
 
 
 def _print_text(result: PullResult) -> None:
@@ -65,7 +67,7 @@ def run_pull_command(args: argparse.Namespace) -> int:
     progress = Progress("certificates")
     try:
         result = run_pull(list(zip(args.source, args.key)), args.state or default_state_path(),
-                          lambda _url, done: progress.update(done))
+                          lambda _url, done: progress.update(done), args.verify_each_token)
     finally:
         progress.close()
     if args.json:

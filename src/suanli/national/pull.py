@@ -81,14 +81,20 @@ def _standard_racks(summaries: dict[str, dict[str, Any]], urls: list[str]) -> di
 
 
 async def pull_clients(
-    state: PullState, clients: list[tuple[str, SourceClient]], now: datetime | None = None, progress: Progress | None = None
+    state: PullState, clients: list[tuple[str, SourceClient]], now: datetime | None = None, progress: Progress | None = None,
+    verify_each_token: bool = False,
 ) -> PullResult:
-    """Sync each source in order (a failing source is reported, the others still count), then tally."""
+    """Sync each source in order (a failing source is reported, the others still count), then tally.
+
+    Feed pages are checked through their page signature; `verify_each_token` verifies every
+    certificate's own signature as well (see `sync.py`).
+    """
     now = now or datetime.now(timezone.utc)
     result = PullResult()
     for url, client in clients:
         try:
-            result.sources.append(await sync_source(state, url, client, now, progress))
+            result.sources.append(await sync_source(state, url, client, now, progress,
+                                                    verify_each_token=verify_each_token))
         except SourceError as error:
             result.failed[url] = str(error)
     urls = [url for url, _ in clients if url not in result.failed]
@@ -102,7 +108,7 @@ async def pull_clients(
 
 
 async def pull(
-    sources: list[tuple[str, str]], state_path: Path, progress: Progress | None = None
+    sources: list[tuple[str, str]], state_path: Path, progress: Progress | None = None, verify_each_token: bool = False
 ) -> PullResult:
     """Pull every (url, key) over HTTP into the state file at `state_path`."""
     state_path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,10 +118,12 @@ async def pull(
             clients: list[tuple[str, SourceClient]] = [
                 (url.rstrip("/"), HttpSource(session, url, key)) for url, key in sources
             ]
-            return await pull_clients(state, clients, progress=progress)
+            return await pull_clients(state, clients, progress=progress, verify_each_token=verify_each_token)
     finally:
         state.close()
 
 
-def run_pull(sources: list[tuple[str, str]], state_path: Path, progress: Progress | None = None) -> PullResult:
-    return asyncio.run(pull(sources, state_path, progress))
+def run_pull(
+    sources: list[tuple[str, str]], state_path: Path, progress: Progress | None = None, verify_each_token: bool = False
+) -> PullResult:
+    return asyncio.run(pull(sources, state_path, progress, verify_each_token))

@@ -24,7 +24,8 @@ _CHUNK = 400  # SQLite's bound-parameter limit is 999 on old builds
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sources (
-    url TEXT PRIMARY KEY, issuer TEXT, cursor TEXT NOT NULL DEFAULT '', summary TEXT, pulled_at REAL
+    url TEXT PRIMARY KEY, issuer TEXT, cursor TEXT NOT NULL DEFAULT '', summary TEXT, pulled_at REAL,
+    signs_pages INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS certificates (
     cid INTEGER PRIMARY KEY, source TEXT NOT NULL, certificate_id TEXT NOT NULL, node_id TEXT NOT NULL,
@@ -120,6 +121,9 @@ class PullState:
         self.connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         had_candidates = self._has_table("duplicate_candidates")
         self.connection.executescript(_SCHEMA)
+        columns = {row[1] for row in self.connection.execute("PRAGMA table_info(sources)")}
+        if "signs_pages" not in columns:  # a state file from before signed feed pages
+            self.connection.execute("ALTER TABLE sources ADD COLUMN signs_pages INTEGER NOT NULL DEFAULT 0")
         if not had_candidates:
             self.connection.execute(_ALL_CANDIDATES)
 
@@ -149,17 +153,20 @@ class PullState:
     def rollback(self) -> None:
         self.connection.execute("ROLLBACK")
 
-    def source(self, url: str) -> tuple[str | None, str]:
-        """The issuer pinned for a source and its feed cursor ('' before the first pull)."""
-        row = self.connection.execute("SELECT issuer, cursor FROM sources WHERE url = ?", (url,)).fetchone()
-        return (row[0], row[1]) if row else (None, "")
+    def source(self, url: str) -> tuple[str | None, str, bool]:
+        """The issuer pinned for a source, its feed cursor ('' before the first pull) and whether it signs pages."""
+        row = self.connection.execute("SELECT issuer, cursor, signs_pages FROM sources WHERE url = ?", (url,)).fetchone()
+        return (row[0], row[1], bool(row[2])) if row else (None, "", False)
 
-    def save_source(self, url: str, issuer: str | None, cursor: str, summary: dict[str, Any] | None, now_s: float) -> None:
+    def save_source(self, url: str, issuer: str | None, cursor: str, summary: dict[str, Any] | None, now_s: float,
+                    signs_pages: bool = False) -> None:
+        """Record a source's cursor (and summary); `signs_pages` once set stays set."""
         self.connection.execute(
-            "INSERT INTO sources (url, issuer, cursor, summary, pulled_at) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO sources (url, issuer, cursor, summary, pulled_at, signs_pages) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (url) DO UPDATE SET issuer = excluded.issuer, cursor = excluded.cursor, "
-            "summary = COALESCE(excluded.summary, sources.summary), pulled_at = excluded.pulled_at",
-            (url, issuer, cursor, json.dumps(summary) if summary is not None else None, now_s),
+            "summary = COALESCE(excluded.summary, sources.summary), pulled_at = excluded.pulled_at, "
+            "signs_pages = max(sources.signs_pages, excluded.signs_pages)",
+            (url, issuer, cursor, json.dumps(summary) if summary is not None else None, now_s, int(signs_pages)),
         )
 
     def summaries(self) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,17 @@
-"""Pull one control plane: verify its summary and every certificate event against its JWKS, apply them to state."""
+"""Pull one control plane: verify its summary and every certificate event against its JWKS, apply them to state.
+
+Each feed page carries a page token (see `controlplane/certification/feed_signing.py`): one Ed25519
+signature by a key of the source's JWKS over the requested cursor, the next cursor, every event in
+order (ids, kind, node, revocation reason) and the SHA-256 of every token. The puller verifies it
+once per page and then checks each token's bytes against its signed digest, so a page costs one
+signature verification instead of one per certificate, and revocations and page order are
+authenticated too, which per-token signatures cannot do. A page whose statement does not verify or
+does not describe the page fails the source (what was committed before stays). Every token is still
+checked on its own (header, kid, issuer, expiry, claims, agreement with its event; see `verify.py`).
+Pages without a page token (older servers) fall back to verifying each token's signature; once a
+source has sent a signed page, an unsigned one is refused, so a signature cannot be stripped to
+slip in unauthenticated revocations. `verify_each_token` verifies every token's own signature too.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +28,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from suanli.controlplane.certification.feed_signing import PageSignatureError, verified_page_digests
 from suanli.controlplane.signing import JwksVerifier, VerificationError
 from suanli.national.state import PullState, StoredCertificate
 from suanli.national.verify import Checked, check_page
@@ -105,8 +119,8 @@ async def _verified_summary(client: SourceClient, verifier: JwksVerifier, pinned
 class _Checker:
     """Verifies pages inline, or in a process pool once a pull turns out to span several pages."""
 
-    def __init__(self, jwks: dict[str, Any], issuer: str, now: datetime, workers: int) -> None:
-        self.args = (jwks, issuer, now.timestamp())
+    def __init__(self, jwks: dict[str, Any], issuer: str, now: datetime, workers: int, verify_each_token: bool) -> None:
+        self.args = (jwks, issuer, now.timestamp(), verify_each_token)
         self.workers = workers
         self.pool: ProcessPoolExecutor | None = None
 
@@ -116,13 +130,16 @@ class _Checker:
             # seconds on a busy machine); they run only check_page, no locks or event loop of ours.
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
 
-    async def check(self, events: list[dict[str, Any]]) -> list[Checked | None]:
+    async def check(self, events: list[dict[str, Any]], digests: list[str | None] | None) -> list[Checked | None]:
         if self.pool is None or len(events) < 2 * self.workers:
-            return check_page(*self.args, events)
+            return check_page(*self.args, events, digests)
         loop = asyncio.get_running_loop()
         size = -(-len(events) // self.workers)
-        parts = [events[i : i + size] for i in range(0, len(events), size)]
-        done = await asyncio.gather(*(loop.run_in_executor(self.pool, check_page, *self.args, part) for part in parts))
+        done = await asyncio.gather(*(
+            loop.run_in_executor(self.pool, check_page, *self.args, events[i : i + size],
+                                 digests[i : i + size] if digests is not None else None)
+            for i in range(0, len(events), size)
+        ))
         return [item for part in done for item in part]
 
     def close(self) -> None:
@@ -149,37 +166,54 @@ def _check_page_shape(page: Any) -> None:
             raise SourceError(f"certificate feed event does not follow the contract: {str(event)[:200]}")
 
 
-async def _fetch(client: SourceClient, cursor: str) -> dict[str, Any]:
-    page = await client.certificates(cursor, PAGE_LIMIT)
-    _check_page_shape(page)
-    return page
+@dataclass
+class _Feed:
+    """One source's feed as this pull reads it: the client, its keys and issuer, and whether pages are signed."""
+
+    client: SourceClient
+    verifier: JwksVerifier
+    issuer: str
+    checker: _Checker
+    signs_pages: bool  # pinned: once a source signed a page, an unsigned page is refused
+
+    async def fetch(self, cursor: str) -> tuple[dict[str, Any], list[str | None] | None]:
+        """The page after `cursor` and the token digests its verified page signature binds (None: unsigned)."""
+        page = await self.client.certificates(cursor, PAGE_LIMIT)
+        _check_page_shape(page)
+        if page.get("page_token") is None and not self.signs_pages:
+            return page, None
+        try:
+            digests = verified_page_digests(self.verifier, self.issuer, cursor, page)
+        except PageSignatureError as exc:
+            raise SourceError(f"feed page after cursor {cursor!r} rejected: {exc}") from exc
+        self.signs_pages = True
+        return page, digests
+
+    async def fetch_checked(self, cursor: str) -> tuple[dict[str, Any], list[Checked | None]]:
+        page, digests = await self.fetch(cursor)
+        return page, await self.checker.check(page["events"], digests)
 
 
-async def _fetch_checked(client: SourceClient, checker: _Checker, cursor: str) -> tuple[dict[str, Any], list[Checked | None]]:
-    page = await _fetch(client, cursor)
-    return page, await checker.check(page["events"])
-
-
-async def _sync_feed(state: PullState, url: str, client: SourceClient, checker: _Checker, cursor: str,
-                     report: SourceReport, progress: Progress | None) -> str:
+async def _sync_feed(state: PullState, url: str, feed: _Feed, cursor: str, report: SourceReport,
+                     progress: Progress | None) -> str:
     """Page through the feed; the next page downloads and is verified while this one is stored.
 
     Each page is stored with its cursor; a transaction spans PAGES_PER_COMMIT pages, since a commit
     writes every index page the random hardware hashes touched. A failure keeps what was committed.
     """
-    page = await _fetch(client, cursor)
+    page, digests = await feed.fetch(cursor)
     if page["has_more"]:
-        checker.start_pool()
-    current = await checker.check(page["events"])
+        feed.checker.start_pool()
+    current = await feed.checker.check(page["events"], digests)
     following: asyncio.Future[tuple[dict[str, Any], list[Checked | None]]] | None = None
     state.begin()
     try:
         for pages in itertools.count(1):
-            following = asyncio.ensure_future(_fetch_checked(client, checker, page["next_cursor"])) if page["has_more"] else None
+            following = asyncio.ensure_future(feed.fetch_checked(page["next_cursor"])) if page["has_more"] else None
             await asyncio.sleep(0)  # let the next page's request go out before this one is stored
             _apply_page(state, url, page["events"], current, report)
             cursor = page["next_cursor"]
-            state.save_source(url, report.issuer, cursor, None, time.time())
+            state.save_source(url, report.issuer, cursor, None, time.time(), feed.signs_pages)
             if progress is not None:
                 progress(url, report.issued + report.revoked + report.expired + len(report.rejected))
             if following is None:
@@ -199,22 +233,28 @@ async def _sync_feed(state: PullState, url: str, client: SourceClient, checker: 
 
 async def sync_source(
     state: PullState, url: str, client: SourceClient, now: datetime, progress: Progress | None = None,
-    workers: int | None = None,
+    workers: int | None = None, verify_each_token: bool = False,
 ) -> SourceReport:
-    """Bring the state of one source up to date: full on the first pull, incremental after."""
+    """Bring the state of one source up to date: full on the first pull, incremental after.
+
+    `verify_each_token` verifies every certificate's own signature even on signed pages.
+    """
     report = SourceReport(url)
-    pinned, cursor = state.source(url)
+    pinned, cursor, signs_pages = state.source(url)
     jwks = await client.jwks()
     verifier = JwksVerifier(jwks)
     report.summary = await _verified_summary(client, verifier, pinned, now)
     report.issuer = report.summary.issuer
     with state.transaction():
         report.dropped_unpublished = state.drop_unpublished_keys(url, verifier.key_ids)
-    checker = _Checker(jwks, report.issuer, now, workers if workers is not None else (os.cpu_count() or 1))
+    checker = _Checker(jwks, report.issuer, now, workers if workers is not None else (os.cpu_count() or 1),
+                       verify_each_token)
+    feed = _Feed(client, verifier, report.issuer, checker, signs_pages)
     try:
-        cursor = await _sync_feed(state, url, client, checker, cursor, report, progress)
+        cursor = await _sync_feed(state, url, feed, cursor, report, progress)
     finally:
         checker.close()
-    state.save_source(url, report.issuer, cursor, report.summary.model_dump(mode="json"), now.timestamp())
+    state.save_source(url, report.issuer, cursor, report.summary.model_dump(mode="json"), now.timestamp(),
+                      feed.signs_pages)
     report.held = state.count(url)
     return report

@@ -1,9 +1,14 @@
 """Verification of a page of certificate events, a pure function so a process pool can share the work.
 
-The checks are those of `signing.JwksVerifier` (compact JWS, alg EdDSA, kid in the source's JWKS,
-Ed25519 signature over `header.payload`, pinned issuer, expiry) plus the claims contract, done with
-less work per token: a source signs with one or two keys, so each distinct header is decoded once per
-page, and the payload is parsed and validated in one pass by pydantic's JSON validator.
+A page whose signed statement the puller has verified (`feed_signing.verified_page_digests`: one
+Ed25519 signature over the cursor range, every event and every token's SHA-256) gives each issued
+event the digest its token must have: a token with other bytes is rejected as `bad_signature`, and
+its own signature need not be verified again. Every token is still checked on its own: compact JWS,
+alg EdDSA, kid in the source's JWKS, pinned issuer, expiry, the claims contract and agreement with its
+event. Without a page signature (an older server), or when asked to, each token's Ed25519 signature
+over `header.payload` is verified as `signing.JwksVerifier` does. A source signs with one or two
+keys, so each distinct header is decoded once per page, and the payload is parsed and validated in one
+pass by pydantic's JSON validator.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
+from suanli.controlplane.certification.feed_signing import token_sha256
 from suanli.controlplane.signing import ALGORITHM, VerificationError
 from suanli.national.state import CertificateRecord, record_of
 from suanli.schema.national import CertificateClaims
@@ -64,10 +70,11 @@ def _header_key(keys: dict[str, Ed25519PublicKey], header_b64: str) -> tuple[str
 class PageVerifier:
     """Verifies the certificate tokens of one source; keys and headers are looked up once, not per token."""
 
-    def __init__(self, jwks: dict[str, Any], issuer: str, now_s: float) -> None:
+    def __init__(self, jwks: dict[str, Any], issuer: str, now_s: float, verify_signatures: bool = False) -> None:
         self.keys = _public_keys(jwks)
         self.issuer = issuer
         self.now_s = now_s
+        self.verify_signatures = verify_signatures  # even tokens a verified page signature covers
         self.headers: dict[str, tuple[str, Ed25519PublicKey] | VerificationError] = {}
 
     def _key_of(self, header_b64: str) -> tuple[str, Ed25519PublicKey]:
@@ -78,12 +85,19 @@ class PageVerifier:
             raise VerificationError(found.code, str(found))
         return found
 
-    def claims(self, token: str) -> tuple[str, CertificateClaims]:
-        """The kid and validated claims of a token whose signature, issuer and expiry hold."""
+    def claims(self, token: str, signed_digest: str | None = None) -> tuple[str, CertificateClaims]:
+        """The kid and validated claims of a token that is authentic, of the issuer and unexpired.
+
+        Authentic: its SHA-256 is `signed_digest` (from a verified page signature), or its own
+        signature verifies when there is no such digest or every signature is to be verified.
+        """
         try:
             header_b64, payload_b64, signature_b64 = token.split(".")
             kid, key = self._key_of(header_b64)
-            key.verify(_b64url_decode(signature_b64), f"{header_b64}.{payload_b64}".encode("ascii"))
+            if signed_digest is not None and token_sha256(token) != signed_digest:
+                raise VerificationError("bad_signature", "token differs from the one the signed page covers (SHA-256)")
+            if signed_digest is None or self.verify_signatures:
+                key.verify(_b64url_decode(signature_b64), f"{header_b64}.{payload_b64}".encode("ascii"))
             payload = _b64url_decode(payload_b64)
         except InvalidSignature as exc:
             raise VerificationError("bad_signature", "signature does not match the token") from exc
@@ -96,10 +110,10 @@ class PageVerifier:
             raise VerificationError("expired", "token has expired")
         return kid, claims
 
-    def check(self, event: dict[str, Any]) -> Checked:
-        """Signature, issuer, expiry, the claims contract, and agreement with the feed event."""
+    def check(self, event: dict[str, Any], signed_digest: str | None = None) -> Checked:
+        """Authenticity, issuer, expiry, the claims contract, and agreement with the feed event."""
         try:
-            kid, claims = self.claims(event.get("token") or "")
+            kid, claims = self.claims(event.get("token") or "", signed_digest)
         except VerificationError as error:
             return Checked(None, code=error.code, message=str(error))
         except ValidationError as exc:
@@ -109,7 +123,14 @@ class PageVerifier:
         return Checked(record_of(claims), kid=kid)
 
 
-def check_page(jwks: dict[str, Any], issuer: str, now_s: float, events: list[dict[str, Any]]) -> list[Checked | None]:
-    """Check every issued event of a page (None for revocations); runs in a worker process for big pulls."""
-    verifier = PageVerifier(jwks, issuer, now_s)
-    return [verifier.check(event) if event["kind"] == "issued" else None for event in events]
+def check_page(
+    jwks: dict[str, Any], issuer: str, now_s: float, verify_signatures: bool, events: list[dict[str, Any]],
+    signed_digests: list[str | None] | None,
+) -> list[Checked | None]:
+    """Check every issued event of a page (None for revocations); runs in a worker process for big pulls.
+
+    `signed_digests` are the token digests of the page's verified signature, None for an unsigned page.
+    """
+    verifier = PageVerifier(jwks, issuer, now_s, verify_signatures)
+    digests = signed_digests if signed_digests is not None else [None] * len(events)
+    return [verifier.check(event, digest) if event["kind"] == "issued" else None for event, digest in zip(events, digests)]

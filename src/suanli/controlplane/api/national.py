@@ -6,7 +6,7 @@ from aiohttp import web
 
 from suanli.controlplane.api.access import require_role
 from suanli.controlplane.appkeys import ENGINE
-from suanli.controlplane.certification import keystore, store
+from suanli.controlplane.certification import feed_signing, keystore, store
 from suanli.controlplane.certification.service import CERTIFICATION
 from suanli.controlplane.errors import ApiError
 from suanli.schema import utc_now
@@ -37,10 +37,15 @@ def _limit(request: web.Request) -> int:
 
 
 async def get_certificates(request: web.Request) -> web.Response:
-    """`GET /national/v1/certificates?cursor=&limit=`: issued and revoked events after the cursor."""
+    """`GET /national/v1/certificates?cursor=&limit=`: issued and revoked events after the cursor, the page signed."""
     await require_role(request, NATIONAL_ROLES)
+    certification = request.app[CERTIFICATION]
+    limit = _limit(request)
     try:
-        page = await store.feed_page(request.app[ENGINE], request.query.get("cursor"), _limit(request))
+        text = await feed_signing.signed_feed_page_json(
+            request.app[ENGINE], await certification.page_signing_key(), certification.issuer,
+            request.query.get("cursor"), limit, int(utc_now().timestamp()),
+        )
     except store.InvalidCursor:
         raise ApiError("invalid_cursor") from None
-    return web.Response(text=page.model_dump_json(), content_type="application/json")
+    return web.Response(text=text, content_type="application/json")

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from suanli.controlplane import appkeys
+from suanli.controlplane import appkeys, signing
 from suanli.controlplane.certification import keystore, lease
 from suanli.controlplane.certification.facts import DigestCache
 from suanli.controlplane.certification.settings import CertificationSettings
@@ -25,6 +25,7 @@ from suanli.schema.national import SignedSummary
 log = logging.getLogger(__name__)
 SWEEP_LEASE = "certification_sweep"
 SUMMARY_CACHE_S = 10.0
+PAGE_KEY_CACHE_S = 60.0  # loading a key decrypts its PEM: not once per feed page
 
 
 class CertificationService:
@@ -39,6 +40,7 @@ class CertificationService:
         self._digests = DigestCache()  # parsed inventories, re-read only when their hash changes
         self._summary_lock = asyncio.Lock()
         self._rebuild: asyncio.Task[SignedSummary] | None = None
+        self._page_key: tuple[float, signing.SigningKey] | None = None
 
     async def sweep_if_leader(self, now: datetime | None = None) -> SweepStats | None:
         """One sweep if this process holds (or takes) the lease; None when another process has it."""
@@ -61,6 +63,15 @@ class CertificationService:
                 raise
             except Exception:
                 log.exception("certification sweep failed")
+
+    async def page_signing_key(self) -> signing.SigningKey:
+        """The active key for feed pages, re-read at most every PAGE_KEY_CACHE_S (a rotated-out key stays
+        published, so a page signed with it just before a rotation still verifies)."""
+        loop_now = asyncio.get_running_loop().time()
+        if self._page_key is None or loop_now - self._page_key[0] > PAGE_KEY_CACHE_S:
+            key = signing.active_key(await keystore.load_keys(self.engine, utc_now(), self.settings.passphrase))
+            self._page_key = (loop_now, key)
+        return self._page_key[1]
 
     async def _rebuild_summary(self) -> SignedSummary:
         validity = timedelta(seconds=self.settings.summary_validity_s)

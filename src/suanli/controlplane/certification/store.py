@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -169,20 +169,28 @@ def decode_cursor(cursor: str | None) -> int:
     return event_id
 
 
-async def feed_page(engine: AsyncEngine, cursor: str | None, limit: int) -> CertificateFeedPage:
-    """Events after the cursor in id order (= commit order); issued events carry the certificate's token."""
-    after = decode_cursor(cursor)
-    limit = max(1, min(limit, MAX_FEED_LIMIT))
+async def feed_rows(engine: AsyncEngine, after: int, limit: int) -> list[Row]:
+    """Up to limit + 1 events after event id `after` in id order (= commit order), issued ones with their token.
+
+    The extra row only says whether more follow.
+    """
     query = (
         select(certificate_events, certificates.c.token)
         .join(certificates, certificates.c.id == certificate_events.c.certificate_id, isouter=True)
         .where(certificate_events.c.id > after)
         .order_by(certificate_events.c.id)
-        .limit(limit + 1)
+        .limit(max(1, min(limit, MAX_FEED_LIMIT)) + 1)
     )
     async with engine.connect() as connection:
-        rows = (await connection.execute(query)).all()
-    # Rows come from this server's own tables: built without re-validation, the hot path of a full sync.
+        return list((await connection.execute(query)).all())
+
+
+async def feed_page(engine: AsyncEngine, cursor: str | None, limit: int) -> CertificateFeedPage:
+    """Events after the cursor in id order (= commit order); issued events carry the certificate's token."""
+    after = decode_cursor(cursor)
+    limit = max(1, min(limit, MAX_FEED_LIMIT))
+    rows = await feed_rows(engine, after, limit)
+    # Rows come from this server's own tables: built without re-validation.
     events = [
         CertificateEvent.model_construct(
             event_id=row.id, kind=row.kind, certificate_id=row.certificate_id, node_id=row.node_id, at=row.at,
