@@ -20,6 +20,8 @@ from suanli.schema import BatchAck, EnrollRequest, EnrollResponse, Inventory, Re
 class ContractState:
     tokens: dict[str, tuple[str, str]]  # token -> (datacenter, province)
     busy_once: bool = True
+    # Answer this many enrollments 503 + Retry-After first (a storage conflict the control plane gave up on).
+    enroll_unavailable: int = 0
     # Misbehave on purpose: answer malformed batches 200 (to prove the simulator notices).
     accept_malformed: bool = False
     credentials: dict[str, str] = field(default_factory=dict)  # credential -> node id
@@ -45,6 +47,10 @@ async def _enroll(request: web.Request) -> web.Response:
         return _error(422, "validation_failed", "bad enrollment", [e["loc"] for e in exc.errors()])
     if body.token not in state.tokens:
         return _error(401, "token_invalid", "unknown token")
+    if state.enroll_unavailable > 0:
+        state.enroll_unavailable -= 1
+        return web.json_response({"error": {"code": "unavailable", "message": "later"}}, status=503,
+                                 headers={"Retry-After": "0"})
     datacenter, province = state.tokens[body.token]
     node_id = f"n{len(state.credentials) + 1:06d}"
     credential = secrets.token_urlsafe(32)

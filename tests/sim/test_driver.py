@@ -54,6 +54,15 @@ async def test_clean_run_enrolls_everyone_and_the_ledger_matches_what_was_stored
     assert result.ledger.totals().nodes == 60
 
 
+async def test_enrollment_answered_503_is_retried_and_counted_once() -> None:
+    fleet = Fleet(20, DATACENTERS, seed=5)
+    state = ContractState(tokens=_tokens()[1], busy_once=False, enroll_unavailable=7)
+    _, result = await _run(fleet, state, cycles=1)
+    assert len(result.node_ids) == 20 and len(state.credentials) == 20, "each retried enrollment made one node"
+    assert result.phases["enroll"].statuses[503] == 7 and result.phases["enroll"].retries == 7
+    assert result.phases["enroll"].failures == 0 and result.unacknowledged_reports == 0
+
+
 async def test_faults_silent_lost_gpu_duplicate_identity_and_malformed() -> None:
     fleet = Fleet(80, DATACENTERS, seed=9)
     rates = FaultRates(silent=0.15, gpu_lost=0.5, duplicate_identity=0.15, malformed=0.3)
