@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,21 +14,23 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from suanli.controlplane.contribution import Contribution, Dims
+from suanli.controlplane.store import network
+from suanli.controlplane.store.network import Scope
 from suanli.controlplane.store.tables import (
+    ALL,
+    LEVEL_ALL,
     LEVEL_DATACENTER,
     LEVEL_PROVINCE,
     LEVEL_RACK,
+    NODE_STATUSES,
     TOTALS_VALUE_COLUMNS,
     capacity_totals,
     model_totals,
-    network_source_refs,
 )
 
 _DIM_NAMES = ("level", "province", "datacenter", "rack", "status")
 LevelDims = tuple[int, str, str, str, str]
-# Network sources are also kept once per node whatever its accelerators (vendor '*' is no vendor),
-# so a query by place deduplicates a few rows per source instead of one per model.
-ALL_MODELS = ("*", "*")
+ALL_MODELS = (ALL, ALL)
 
 
 def rollups(dims: Dims) -> list[LevelDims]:
@@ -42,13 +43,26 @@ def rollups(dims: Dims) -> list[LevelDims]:
     ]
 
 
+def network_scopes(contribution: Contribution) -> list[Scope]:
+    """Every scope a node's network sources count in: its rack, data center, province and all
+    places, each for all nodes, for each vendor of its accelerators and for each model."""
+    province, datacenter, rack, _ = contribution.dims
+    places = [(LEVEL_RACK, province, datacenter, rack), (LEVEL_DATACENTER, province, datacenter, ""),
+              (LEVEL_PROVINCE, province, "", ""), (LEVEL_ALL, "", "", "")]
+    keys = {ALL_MODELS, *((vendor, ALL) for vendor, _ in contribution.models), *contribution.models}
+    return [(*place, *key) for place in places for key in sorted(keys)]
+
+
 @dataclass
 class AggregateDelta:
-    """Summed changes to the three aggregate tables, gathered over a whole transaction."""
+    """Summed changes to the aggregate tables, gathered over a whole transaction."""
 
     capacity: dict[LevelDims, dict[str, float]] = field(default_factory=dict)
     models: dict[tuple[LevelDims, str, str], tuple[bool, dict[str, float]]] = field(default_factory=dict)
-    sources: dict[tuple[LevelDims, str, str, str], list[int]] = field(default_factory=dict)
+    # (scope, source) -> change of the nodes mounting it, per status (NODE_STATUSES order).
+    source_refs: dict[tuple[Scope, str], list[int]] = field(default_factory=dict)
+    # (source, size) -> change of the node mounts reporting that size, whatever the place or status.
+    source_sizes: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def add(self, contribution: Contribution | None, sign: int) -> None:
         """Add (+1) or subtract (−1) one node's contribution, at every level."""
@@ -59,12 +73,18 @@ class AggregateDelta:
             for (vendor, model), part in contribution.models.items():
                 known, values = self.models.setdefault((dims, vendor, model), (part.known, {}))
                 _accumulate(values, part.values, sign)
-            for vendor, model in [*contribution.models, ALL_MODELS]:
-                for source, size_bytes in contribution.sources.items():
-                    entry = self.sources.setdefault((dims, vendor, model, source), [0, 0])
-                    entry[0] += sign
-                    if sign > 0:
-                        entry[1] = max(entry[1], size_bytes)
+        self.add_network(contribution, sign)
+
+    def add_network(self, contribution: Contribution, sign: int) -> None:
+        """The network-storage part of `add` alone."""
+        if not contribution.sources:
+            return
+        status = NODE_STATUSES.index(contribution.dims[3])
+        scopes = network_scopes(contribution)
+        for source, size_bytes in contribution.sources.items():
+            self.source_sizes[(source, size_bytes)] = self.source_sizes.get((source, size_bytes), 0) + sign
+            for scope in scopes:
+                self.source_refs.setdefault((scope, source), [0] * len(NODE_STATUSES))[status] += sign
 
     def replace(self, old: Contribution | None, new: Contribution | None) -> None:
         self.add(old, -1)
@@ -109,7 +129,7 @@ def _nonzero(values: dict[str, float]) -> bool:
 
 
 def apply(connection: Connection, delta: AggregateDelta) -> None:
-    """Write the summed delta: one upsert statement per aggregate table."""
+    """Write the summed delta: one upsert statement per sum table, then the network storage."""
     capacity_rows = [_row(d, v) for d, v in delta.capacity.items() if _nonzero(v)]
     _upsert_sums(connection, capacity_totals, list(_DIM_NAMES), capacity_rows)
     model_rows = [
@@ -118,39 +138,4 @@ def apply(connection: Connection, delta: AggregateDelta) -> None:
         if _nonzero(v)
     ]
     _upsert_sums(connection, model_totals, [*_DIM_NAMES, "vendor", "model"], model_rows)
-    _apply_sources(connection, delta.sources.items())
-
-
-def _apply_sources(
-    connection: Connection, changes: Iterable[tuple[tuple[LevelDims, str, str, str], list[int]]]
-) -> None:
-    rows = [
-        {**dict(zip(_DIM_NAMES, d)), "vendor": v, "model": m, "source": s, "ref_count": ref, "size_bytes": size}
-        for (d, v, m, s), (ref, size) in changes
-        if ref != 0
-    ]
-    if not rows:
-        return
-    rows.sort(key=lambda row: tuple(row[k] for k in _SOURCE_KEYS))
-    connection.execute(_sources_statement(connection.dialect.name), rows)
-
-
-_SOURCE_KEYS = (*_DIM_NAMES, "vendor", "model", "source")
-
-
-@functools.lru_cache(maxsize=4)
-def _sources_statement(dialect_name: str) -> Any:
-    """Built once per dialect, like the sums' upserts."""
-    from sqlalchemy import func
-
-    table = network_source_refs
-    statement = (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
-    greatest = func.greatest if dialect_name == "postgresql" else func.max
-    return statement.on_conflict_do_update(
-        index_elements=list(_SOURCE_KEYS),
-        set_={
-            "ref_count": table.c.ref_count + statement.excluded.ref_count,
-            # The size a source was last reported with by a node that (re)joined it.
-            "size_bytes": greatest(table.c.size_bytes, statement.excluded.size_bytes),
-        },
-    )
+    network.apply(connection, delta.source_refs, delta.source_sizes)

@@ -10,21 +10,26 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, func, select
+from sqlalchemy import Connection, Select, Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from suanli.controlplane.store.aggregates import ALL_MODELS
+from suanli.controlplane.store.network import statuses_mask
 from suanli.controlplane.store.tables import (
+    ALL,
     FLOPS_PRECISIONS,
+    LEVEL_ALL,
     LEVEL_DATACENTER,
     LEVEL_PROVINCE,
     LEVEL_RACK,
+    NETWORK_REF_COLUMNS,
     NODE_STATUSES,
     TOTALS_VALUE_COLUMNS,
     capacity_totals,
     datacenters,
     model_totals,
     network_source_refs,
+    network_sources,
+    network_totals,
     racks,
 )
 from suanli.schema.capacity import (
@@ -127,24 +132,80 @@ def _model_counts(connection: Connection, query: CapacityQuery, groups: dict[tup
             groups[key].models[model] = [int(row["total"]), int(row["in_use"] or 0)]
 
 
+def _network_scope(table: Table, query: CapacityQuery, level: int, grouping: bool) -> list[Any]:
+    """Conditions picking the network scope rows of each group (grouping) or of the total: the
+    level, the place filters, and the accelerator key that the grouping and filters name."""
+    conditions = [table.c.level == level]
+    conditions += [table.c[n] == getattr(query, n) for n in ("province", "datacenter", "rack") if getattr(query, n)]
+    by = query.by if grouping else None
+    if query.accelerator_model is not None:
+        conditions.append(table.c.model == query.accelerator_model)
+    else:
+        conditions.append(table.c.model != ALL if by == "accelerator_model" else table.c.model == ALL)
+    if query.vendor is not None:
+        conditions.append(table.c.vendor == query.vendor)
+    elif by in ("accelerator_model", "vendor") or query.accelerator_model is not None:
+        conditions.append(table.c.vendor != ALL)
+    else:
+        conditions.append(table.c.vendor == ALL)
+    return conditions
+
+
+def _total_level(query: CapacityQuery) -> int | None:
+    """The level of the one scope holding every node the filters keep (None: a rack name alone
+    may be in several data centers)."""
+    if query.rack is not None:
+        return LEVEL_RACK if query.datacenter is not None else None
+    if query.datacenter is not None:
+        return LEVEL_DATACENTER
+    return LEVEL_PROVINCE if query.province is not None else LEVEL_ALL
+
+
 def _network_bytes(connection: Connection, query: CapacityQuery, groups: dict[tuple, _Group]) -> int:
-    """Network storage per group and in total, each source counted once (deduplicated in SQL)."""
+    """Network storage per group and in total, each source counted once: read from the kept
+    per-scope totals when each group and the total is one scope, else deduplicated here."""
+    table = network_totals
+    names = GROUP_KEYS[query.by]
+    level = _total_level(query)
+    # Groups by accelerator span every place the filters keep: the total's level.
+    group_level = level if query.by in ("accelerator_model", "vendor") else query.level
+    if level is not None and group_level is not None:
+        kept = [table.c.statuses == statuses_mask(query.statuses), table.c.network_bytes != 0]
+        per_group = select(*[table.c[k] for k in names], table.c.network_bytes).where(
+            *kept, *_network_scope(table, query, group_level, True)
+        )
+        rows = connection.execute(per_group).all()
+        totals = connection.execute(
+            select(table.c.network_bytes).where(*kept, *_network_scope(table, query, level, False))
+        ).all()
+        keys = {tuple(row[:-1]) for row in rows}
+        if len(keys) == len(rows) and len(totals) <= 1:
+            for row in rows:
+                if tuple(row[:-1]) in groups:
+                    groups[tuple(row[:-1])].network_bytes = int(row[-1])
+            return int(totals[0][0]) if totals else 0
+    return _network_bytes_deduplicated(connection, query, groups)
+
+
+def _network_bytes_deduplicated(connection: Connection, query: CapacityQuery, groups: dict[tuple, _Group]) -> int:
+    """The rarer shapes whose groups span several scopes (a rack name without its data center, a
+    model name under two vendors): the sources each group's scopes see, deduplicated per query."""
     table = network_source_refs
     names = GROUP_KEYS[query.by]
-    models = table.c.vendor != ALL_MODELS[0] if query.by_accelerator else table.c.vendor == ALL_MODELS[0]
-    per_source = _filtered(
-        select(*[table.c[k] for k in names], table.c.source, func.max(table.c.size_bytes).label("size_bytes")),
-        table, query,
-    ).where(table.c.ref_count > 0, models).group_by(*[table.c[k] for k in names], table.c.source).subquery()
-    keys = [per_source.c[k] for k in names]
-    statement = select(*keys, func.sum(per_source.c.size_bytes)).group_by(*keys)
-    for *key, size in connection.execute(statement).all():
-        if tuple(key) in groups:
-            groups[tuple(key)].network_bytes = int(size or 0)
-    # A source mounted in several groups still counts once in the total.
-    once = _filtered(select(table.c.source, func.max(table.c.size_bytes).label("size_bytes")), table, query)
-    once = once.where(table.c.ref_count > 0, models).group_by(table.c.source).subquery()
-    return int(connection.execute(select(func.sum(once.c.size_bytes))).scalar() or 0)
+    seen = [table.c[NETWORK_REF_COLUMNS[NODE_STATUSES.index(s)]] > 0 for s in query.statuses]
+    statement = (
+        select(*[table.c[k] for k in names], table.c.source, network_sources.c.size_bytes)
+        .join(network_sources, network_sources.c.source == table.c.source)
+        .where(*_network_scope(table, query, query.level, True), or_(*seen))
+    )
+    per_group: dict[tuple, dict[str, int]] = defaultdict(dict)
+    every: dict[str, int] = {}
+    for *key, source, size in connection.execute(statement).all():
+        per_group[tuple(key)][source] = every[source] = int(size)
+    for key, sources in per_group.items():
+        if key in groups:
+            groups[key].network_bytes = sum(sources.values())
+    return sum(every.values())
 
 
 def _rated_power(connection: Connection, query: CapacityQuery, groups: dict[tuple, _Group]) -> float | None:

@@ -235,17 +235,61 @@ model_totals = Table(
     PrimaryKeyConstraint("level", "province", "datacenter", "rack", "status", "vendor", "model"),
 )
 
+# Network storage counts each source once per scope, so its aggregates are kept per source, not
+# summed per node. A scope is a place (rack, data center, province, or every place at LEVEL_ALL)
+# and an accelerator key: (vendor, model), (vendor, ALL) for every model of a vendor, (ALL, ALL)
+# for every node. Statuses are columns, not keys, so one row tells which status sets see a source.
+LEVEL_ALL = 3
+ALL = "*"
+NETWORK_REF_COLUMNS: tuple[str, ...] = tuple(f"refs_{status}" for status in NODE_STATUSES)
+
+
+def _scope_dims() -> list[Column]:
+    return [c for c in _dims() if c.name != "status"] + [
+        Column("vendor", String(32), nullable=False),
+        Column("model", String(256), nullable=False),
+    ]
+
+
+# The global size of each source (the largest any node mounting it reports now); its row is also
+# the lock that serialises every change to the source's rows on PostgreSQL.
+network_sources = Table(
+    "network_sources",
+    metadata,
+    Column("source", String(1024), primary_key=True),
+    Column("size_bytes", BigInteger, nullable=False),
+)
+
+# How many node mounts report each size of a source, so the largest can shrink when its node leaves.
+network_source_sizes = Table(
+    "network_source_sizes",
+    metadata,
+    Column("source", String(1024), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("mounts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("source", "size_bytes"),
+)
+
+# Nodes of each status mounting a source within a scope.
 network_source_refs = Table(
     "network_source_refs",
     metadata,
-    *_dims(),
-    Column("vendor", String(32), nullable=False),
-    Column("model", String(256), nullable=False),
+    *_scope_dims(),
     Column("source", String(1024), nullable=False),
-    Column("ref_count", BigInteger, nullable=False),
-    Column("size_bytes", BigInteger, nullable=False),
-    # vendor and model lead, so a query by place reads only the rows of vendor '*' (all models).
-    PrimaryKeyConstraint("level", "vendor", "model", "province", "datacenter", "rack", "status", "source"),
+    *[Column(name, BigInteger, nullable=False, server_default="0") for name in NETWORK_REF_COLUMNS],
+    PrimaryKeyConstraint("level", "vendor", "model", "province", "datacenter", "rack", "source"),
+    Index(None, "source"),
+)
+
+# Deduplicated network bytes per scope and set of statuses (a bit mask, bit i = NODE_STATUSES[i]):
+# the sum of the sizes of the sources some node of those statuses mounts in the scope.
+network_totals = Table(
+    "network_totals",
+    metadata,
+    *_scope_dims(),
+    Column("statuses", SmallInteger, nullable=False),
+    Column("network_bytes", BigInteger, nullable=False),
+    PrimaryKeyConstraint("level", "statuses", "vendor", "model", "province", "datacenter", "rack"),
 )
 
 audit_log = Table(
