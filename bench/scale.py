@@ -138,6 +138,7 @@ async def _simulate(fleet: Fleet, servers: list[ServeProcess], tokens: dict[str,
 
     def on_phase(name: str) -> None:
         cpu_marks[name] = sum(s.cpu_seconds() for s in servers)
+        cpu_marks["simulator_" + name] = time.process_time()
         phase.value = PHASES.index("idle" if name == "done" else name)
 
     config = SimConfig(server=",".join(s.url for s in servers), tokens=tokens, cycles=args.cycles,
@@ -185,11 +186,15 @@ def _start_servers(count: int, database_url: str, workdir: Path) -> list[ServePr
     return servers
 
 
-def _capacity(url: str, key: str) -> dict:
-    parts = urlsplit(url)
+def _capacity(server: ServeProcess, key: str) -> dict:
+    parts = urlsplit(server.url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
     connection.request("GET", "/v1/capacity?by=province", headers={"Authorization": f"Bearer {key}"})
-    return json.loads(connection.getresponse().read())
+    response = connection.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"GET /v1/capacity on {server.url}: {response.status} {body[:500]!r}\n{server.log_tail()}")
+    return json.loads(body)
 
 
 def _idle_latencies(urls: list[str], key: str, queries: int) -> list[tuple[str, float, int]]:
@@ -212,7 +217,9 @@ def _ingest_figures(result, nodes: int, marks: dict[str, float]) -> dict:
     required = nodes / AGENT_USAGE_INTERVAL_S
     return {
         "nodes_enrolled": len(result.node_ids),
-        "enroll_per_s": round(enroll.requests / enroll.elapsed_s, 1),
+        # Each enrolled node makes two requests: the enrollment and its first inventory report.
+        "enroll_nodes_per_s": round(len(result.node_ids) / enroll.elapsed_s, 1),
+        "enroll_requests_per_s": round(enroll.requests / enroll.elapsed_s, 1),
         "enroll_phase_s": round(enroll.elapsed_s, 1),
         "usage_reports_per_s": round(usage.reports_accepted / usage.elapsed_s, 1),
         "usage_reports_needed_per_s": round(required, 1),
@@ -223,6 +230,11 @@ def _ingest_figures(result, nodes: int, marks: dict[str, float]) -> dict:
         # the figure to size a fleet of processes with, whatever else shared the machine.
         "server_cpu_ms_per_enrolled_node": _per(marks["usage"] - marks["enroll"], len(result.node_ids)),
         "server_cpu_ms_per_usage_report": _per(marks["done"] - marks["usage"], usage.reports_accepted),
+        # The simulator's own CPU (this process): it must stay well below the servers' to not be the limit.
+        "simulator_cpu_ms_per_enrolled_node": _per(marks["simulator_usage"] - marks["simulator_enroll"],
+                                                   len(result.node_ids)),
+        "simulator_cpu_ms_per_usage_report": _per(marks["simulator_done"] - marks["simulator_usage"],
+                                                  usage.reports_accepted),
         "failures": sum(p.failures for p in result.phases.values()),
         "unacknowledged_reports": result.unacknowledged_reports,
         "statuses": {name: p.as_dict()["statuses"] for name, p in result.phases.items()},
@@ -263,7 +275,7 @@ def _run(args, database_url: str, workdir: Path) -> dict:
         samples = queue.get(timeout=120)
         prober.join(30)
         samples += _idle_latencies(urls, key, args.idle_queries)
-        answers = [_capacity(server.url, key) for server in everyone]
+        answers = [_capacity(server, key) for server in everyone]
         mismatches = capacity_mismatches(result.ledger.totals(), answers[0]["total"], racks=racks == "imported")
         return {
             "nodes": args.nodes, "servers": args.servers, "query_servers": args.query_servers,
