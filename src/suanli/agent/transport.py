@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import os
+import re
 import socket
 import threading
 from dataclasses import dataclass
@@ -30,6 +32,8 @@ USER_AGENT = f"suanli-agent/{__version__}"
 # a garbled or cut-off answer is an HTTPException.
 TransportError = (OSError, http.client.HTTPException)
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+# How OpenSSL names a CA certificate in a hashed directory: its subject-name hash and a counter.
+_HASHED_CA_NAME = re.compile(r"[0-9a-f]{8}\.[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -43,12 +47,39 @@ def ssl_context(tls_verify: bool = True, ca_bundle: str | Path | None = None) ->
     """A verifying context (system CAs, or `ca_bundle` for a private CA); unverified only when asked."""
     import ssl  # here, not at the top: plain-http agents never load TLS (suanli.agent.lean)
 
-    context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle and tls_verify else None)
-    if not tls_verify:  # the operator turned verification off explicitly in the config
+    if not tls_verify:  # the operator turned verification off explicitly in the config: no CAs to load
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    elif ca_bundle:
+        context = ssl.create_default_context(cafile=str(ca_bundle))
+    else:
+        context = ssl.create_default_context(capath=hashed_system_ca_dir())
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+def hashed_system_ca_dir() -> str | None:
+    """The system's hashed CA directory when the system trust store can be read from it alone, else None.
+
+    The system bundle (`load_default_certs`, what `capath=None` means) is parsed whole into memory:
+    ~140 X509 objects, ~1.2 MB resident for a client that needs one issuer (bench/RESULTS.md,
+    agent_footprint). From a directory of `<subject hash>.<n>` files, as update-ca-certificates and
+    c_rehash maintain it (Debian, Ubuntu, Alpine, SUSE), OpenSSL reads only the issuer it looks up.
+    None, so the bundle is loaded as before, where the directory holds no hashed names (Red Hat's
+    /etc/pki/tls/certs) or the operator pointed OpenSSL at a bundle with SSL_CERT_FILE.
+    """
+    import ssl
+
+    paths = ssl.get_default_verify_paths()
+    if paths.capath is None or os.environ.get(paths.openssl_cafile_env):
+        return None
+    try:
+        with os.scandir(paths.capath) as entries:
+            hashed = any(_HASHED_CA_NAME.fullmatch(entry.name) for entry in entries)
+    except OSError:
+        return None
+    return paths.capath if hashed else None
 
 
 def _create_connection(
@@ -86,7 +117,10 @@ class TlsConnection(PlainConnection):
 
     def connect(self) -> None:
         super().connect()
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
+        # An ASCII name as bytes: ssl encodes a str with the idna codec, whose first use imports
+        # encodings.idna, stringprep and unicodedata (~0.4 MB resident), as getaddrinfo would.
+        server_hostname = self.host.encode("ascii") if self.host.isascii() else self.host
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=server_hostname)
 
 
 class HttpClient:
