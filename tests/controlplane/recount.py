@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from suanli.controlplane import contribution as contrib
 from suanli.controlplane.store.aggregates import AggregateDelta
-from suanli.controlplane.store.tables import TOTALS_VALUE_COLUMNS, capacity_totals, datacenters, model_totals, nodes
+from suanli.controlplane.store.network import STATUS_MASKS
+from suanli.controlplane.store.tables import (
+    TOTALS_VALUE_COLUMNS,
+    capacity_totals,
+    datacenters,
+    model_totals,
+    network_source_refs,
+    network_totals,
+    nodes,
+)
 from suanli.schema import Inventory, Usage
 
 
@@ -62,4 +71,43 @@ def mismatches(expected: AggregateDelta, capacity: dict, models: dict) -> list[s
         if key not in expected.capacity and key not in expected.models and row["nodes"]:
             extra[key] += row["nodes"]
     problems += [f"{key}: stored {n} nodes the recount lacks" for key, n in extra.items()]
+    return problems
+
+
+def expected_network_totals(expected: AggregateDelta) -> dict[tuple, int]:
+    """From a recount: per (scope, status mask), the sizes of the sources some node of those
+    statuses mounts in the scope, each source at the largest size any node reports for it."""
+    size: dict[str, int] = {}
+    for (source, size_bytes), mounts in expected.source_sizes.items():
+        if mounts > 0:
+            size[source] = max(size.get(source, 0), size_bytes)
+    totals: dict[tuple, int] = defaultdict(int)
+    for (scope, source), counts in expected.source_refs.items():
+        present = sum(1 << i for i, count in enumerate(counts) if count > 0)
+        for mask in STATUS_MASKS:
+            if present & mask:
+                totals[(scope, mask)] += size[source]
+    return dict(totals)
+
+
+async def network_mismatches(engine: AsyncEngine, threshold_percent: float = 5.0) -> list[str]:
+    """Differences between the kept network-storage rows and a recount from stored inventories."""
+    expected = await recount(engine, threshold_percent)
+    async with engine.connect() as connection:
+        stored_totals = {
+            (tuple(row[:6]), row.statuses): row.network_bytes
+            for row in (await connection.execute(select(network_totals))).all()
+            if row.network_bytes
+        }
+        stored_refs = {
+            (tuple(row[:6]), row.source): list(row[7:])
+            for row in (await connection.execute(select(network_source_refs))).all()
+            if any(row[7:])
+        }
+    want_refs = {key: counts for key, counts in expected.source_refs.items() if any(counts)}
+    problems = [f"refs {key}: recount {want_refs.get(key)} stored {stored_refs.get(key)}"
+                for key in sorted(set(want_refs) | set(stored_refs), key=str) if want_refs.get(key) != stored_refs.get(key)]
+    want = expected_network_totals(expected)
+    problems += [f"network {key}: recount {want.get(key, 0)} stored {stored_totals.get(key, 0)}"
+                 for key in sorted(set(want) | set(stored_totals), key=str) if want.get(key, 0) != stored_totals.get(key, 0)]
     return problems

@@ -8,6 +8,7 @@ from suanli.catalog import cpu_peak_flops, match_accelerator
 from suanli.controlplane.store.locations import upsert_rack
 from suanli.controlplane.store.nodes import set_node_status
 from suanli.schema import utc_now
+from suanli.schema.capacity import CapacityFigures, CapacityGroup, CapacityResponse
 
 from .factories import H100_BYTES, batch_json, inventory, inventory_report, usage, usage_report
 from .recount import mismatches, recount, stored_totals
@@ -128,3 +129,16 @@ async def test_capacity_needs_an_operator_key(client, helper) -> None:
     national = await client.get("/v1/capacity", headers=await helper.key("national"))
     assert national.status == 403 and (await national.json())["error"]["code"] == "forbidden_role"
     assert (await client.get("/v1/capacity", headers=await helper.key("admin"))).status == 200
+
+
+async def test_answer_is_every_field_of_the_contract(client, helper) -> None:
+    # The store builds the answer's models without validation; the JSON must still be the contract's.
+    await helper.enroll(inventory(hostname="a", gpus=2, gpu_model="Mystery X9"))
+    await helper.enroll(inventory(hostname="b", rack="R02"))
+    for by in ("rack", "accelerator_model"):
+        response = await client.get("/v1/capacity", params={"by": by}, headers=await helper.key())
+        text = await response.text()
+        answer = CapacityResponse.model_validate_json(text)
+        assert answer.model_dump_json(by_alias=True) == text
+        assert all(set(g.model_dump()) == set(CapacityGroup.model_fields) for g in answer.groups)
+        assert set(answer.total.model_dump()) == set(CapacityFigures.model_fields)

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, Table, func, or_, select
+from sqlalchemy import Connection, Select, Table, bindparam, func, literal_column, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from suanli.controlplane.store.network import statuses_mask
@@ -48,7 +48,8 @@ GROUP_KEYS: dict[str, tuple[str, ...]] = {
     "vendor": ("vendor",),
 }
 DEFAULT_STATUSES = tuple(s for s in NODE_STATUSES if s != "revoked")
-_FIGURE_COUNTS = [c for c in TOTALS_VALUE_COLUMNS if not c.startswith("flops_") and c != "accelerators"]
+T = TypeVar("T")
+FILTER_NAMES = ("province", "datacenter", "rack", "accelerator_model", "vendor")
 
 
 @dataclass(frozen=True)
@@ -75,115 +76,149 @@ class CapacityQuery:
         """Grouping or filtering by accelerator reads the per-model aggregates."""
         return self.by in ("accelerator_model", "vendor") or bool(self.accelerator_model or self.vendor)
 
+    @property
+    def total_level(self) -> int | None:
+        """The level of the one network scope holding every node the filters keep (None: a rack
+        name without its data center may name racks of several data centers)."""
+        if self.rack is not None:
+            return LEVEL_RACK if self.datacenter is not None else None
+        if self.datacenter is not None:
+            return LEVEL_DATACENTER
+        return LEVEL_PROVINCE if self.province is not None else LEVEL_ALL
+
+    def shape(self) -> _Shape:
+        return _Shape(self.by, frozenset(f for f in FILTER_NAMES if getattr(self, f) is not None), self.level,
+                      self.by_accelerator, self.total_level)
+
+    def parameters(self) -> dict[str, Any]:
+        """The values the statements of `shape()` bind."""
+        values: dict[str, Any] = {f: getattr(self, f) for f in FILTER_NAMES if getattr(self, f) is not None}
+        values.update(statuses=list(self.statuses), statuses_mask=statuses_mask(self.statuses))
+        return values
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a query's statements depend on: the grouping and which filters are set, not their
+    values (bound at execution), so each shape's statements are built and compiled once."""
+
+    by: str
+    filters: frozenset[str]
+    level: int
+    by_accelerator: bool
+    total_level: int | None
+
 
 @dataclass
 class _Group:
-    values: dict[str, float] = field(default_factory=lambda: defaultdict(int))
+    values: dict[str, float] = field(default_factory=dict)
     models: dict[tuple[str, str, bool], list[int]] = field(default_factory=dict)
     network_bytes: int = 0
     rated_kw: float | None = None
 
 
-def _filtered(statement: Select, table: Table, query: CapacityQuery) -> Select:
-    statement = statement.where(table.c.level == query.level)
+def _filtered(statement: Select, table: Table, shape: _Shape) -> Select:
+    statement = statement.where(table.c.level == shape.level)
     for name in ("province", "datacenter", "rack", "vendor"):
-        value = getattr(query, name)
-        if value is not None:
-            statement = statement.where(table.c[name] == value)
-    if query.accelerator_model is not None:
-        statement = statement.where(table.c.model == query.accelerator_model)
-    return statement.where(table.c.status.in_(query.statuses))
+        if name in shape.filters:
+            statement = statement.where(table.c[name] == bindparam(name))
+    if "accelerator_model" in shape.filters:
+        statement = statement.where(table.c.model == bindparam("accelerator_model"))
+    return statement.where(table.c.status.in_(bindparam("statuses", expanding=True)))
 
 
-def _number(column: str, value: Any) -> float:
-    """Exact ints for counts and bytes (PostgreSQL sums them as numeric), floats for FLOPS."""
-    if value is None:
-        return 0
-    return float(value) if column.startswith("flops_") else int(value)
+@lru_cache(maxsize=512)
+def _statements(shape: _Shape) -> dict[str, Any]:
+    """The statements answering queries of `shape`, built once."""
+    keys = GROUP_KEYS[shape.by]
+    table = model_totals if shape.by_accelerator else capacity_totals
+    sums = _filtered(select(*[table.c[k] for k in keys], *[func.sum(table.c[c]) for c in TOTALS_VALUE_COLUMNS]),
+                     table, shape).group_by(*[table.c[k] for k in keys])
+    models = _filtered(
+        select(*[model_totals.c[k] for k in keys], model_totals.c.vendor, model_totals.c.model, model_totals.c.known,
+               func.sum(model_totals.c.accelerators), func.sum(model_totals.c.accelerators_in_use)),
+        model_totals, shape,
+    ).where(model_totals.c.model != "").group_by(
+        *[model_totals.c[k] for k in keys], model_totals.c.vendor, model_totals.c.model, model_totals.c.known
+    )
+    statements = {"sums": sums, "models": models, "network": _network_statement(shape)}
+    if not shape.by_accelerator:
+        statements["rated_kw"] = _rated_power_statement(shape)
+    return statements
 
 
-def _group_sums(connection: Connection, query: CapacityQuery, groups: dict[tuple, _Group]) -> None:
-    table = model_totals if query.by_accelerator else capacity_totals
-    keys = [table.c[k] for k in GROUP_KEYS[query.by]]
-    sums = [func.sum(table.c[c]).label(c) for c in TOTALS_VALUE_COLUMNS]
-    statement = _filtered(select(*keys, *sums), table, query).group_by(*keys)
-    for row in (connection.execute(statement)).mappings():
-        key = tuple(row[k] for k in GROUP_KEYS[query.by])
-        if not row["nodes"]:
+_CONVERTERS = [float if c.startswith("flops_") else int for c in TOTALS_VALUE_COLUMNS]
+_NODES = TOTALS_VALUE_COLUMNS.index("nodes")
+
+
+def _group_sums(connection: Connection, statement: Select, width: int, parameters: dict, groups: dict) -> None:
+    for row in connection.execute(statement, parameters):
+        if not row[width + _NODES]:
             continue  # only nodes that left this group once contributed here
-        group = groups.setdefault(key, _Group())
-        for column in TOTALS_VALUE_COLUMNS:
-            group.values[column] += _number(column, row[column])
+        groups[tuple(row[:width])] = _Group(values={
+            column: convert(value or 0)
+            for column, convert, value in zip(TOTALS_VALUE_COLUMNS, _CONVERTERS, row[width:])
+        })
 
 
-def _model_counts(connection: Connection, query: CapacityQuery, groups: dict[tuple, _Group]) -> None:
-    table = model_totals
-    keys = [table.c[k] for k in GROUP_KEYS[query.by]]
-    statement = _filtered(
-        select(*keys, table.c.vendor.label("m_vendor"), table.c.model.label("m_model"), table.c.known,
-               func.sum(table.c.accelerators).label("total"),
-               func.sum(table.c.accelerators_in_use).label("in_use")),
-        table, query,
-    ).where(table.c.model != "").group_by(*keys, table.c.vendor, table.c.model, table.c.known)
-    for row in (connection.execute(statement)).mappings():
-        key = tuple(row[k] for k in GROUP_KEYS[query.by])
-        if key in groups and row["total"]:
-            model = (row["m_vendor"], row["m_model"], bool(row["known"]))
-            groups[key].models[model] = [int(row["total"]), int(row["in_use"] or 0)]
+def _model_counts(connection: Connection, statement: Select, width: int, parameters: dict, groups: dict) -> None:
+    for row in connection.execute(statement, parameters):
+        group = groups.get(tuple(row[:width]))
+        if group is not None and row[width + 3]:
+            vendor, model, known, total, in_use = row[width:]
+            group.models[(vendor, model, bool(known))] = [int(total), int(in_use or 0)]
 
 
-def _network_scope(table: Table, query: CapacityQuery, level: int, grouping: bool) -> list[Any]:
+def _network_scope(table: Table, shape: _Shape, level: int, grouping: bool) -> list[Any]:
     """Conditions picking the network scope rows of each group (grouping) or of the total: the
     level, the place filters, and the accelerator key that the grouping and filters name."""
     conditions = [table.c.level == level]
-    conditions += [table.c[n] == getattr(query, n) for n in ("province", "datacenter", "rack") if getattr(query, n)]
-    by = query.by if grouping else None
-    if query.accelerator_model is not None:
-        conditions.append(table.c.model == query.accelerator_model)
+    conditions += [table.c[n] == bindparam(n) for n in ("province", "datacenter", "rack") if n in shape.filters]
+    by = shape.by if grouping else None
+    if "accelerator_model" in shape.filters:
+        conditions.append(table.c.model == bindparam("accelerator_model"))
     else:
         conditions.append(table.c.model != ALL if by == "accelerator_model" else table.c.model == ALL)
-    if query.vendor is not None:
-        conditions.append(table.c.vendor == query.vendor)
-    elif by in ("accelerator_model", "vendor") or query.accelerator_model is not None:
+    if "vendor" in shape.filters:
+        conditions.append(table.c.vendor == bindparam("vendor"))
+    elif by in ("accelerator_model", "vendor") or "accelerator_model" in shape.filters:
         conditions.append(table.c.vendor != ALL)
     else:
         conditions.append(table.c.vendor == ALL)
     return conditions
 
 
-def _total_level(query: CapacityQuery) -> int | None:
-    """The level of the one scope holding every node the filters keep (None: a rack name alone
-    may be in several data centers)."""
-    if query.rack is not None:
-        return LEVEL_RACK if query.datacenter is not None else None
-    if query.datacenter is not None:
-        return LEVEL_DATACENTER
-    return LEVEL_PROVINCE if query.province is not None else LEVEL_ALL
+def _network_statement(shape: _Shape) -> Select | None:
+    """One statement for the kept network bytes of every group (marked 0) and of the total
+    (marked 1); None when some group or the total may span several scopes."""
+    table = network_totals
+    # Groups by accelerator span every place the filters keep: the total's level.
+    group_level = shape.total_level if shape.by in ("accelerator_model", "vendor") else shape.level
+    if shape.total_level is None or group_level is None:
+        return None
+    kept = [table.c.statuses == bindparam("statuses_mask"), table.c.network_bytes != 0]
+    keys = GROUP_KEYS[shape.by]
+    per_group = select(literal_column("0").label("part"), *[table.c[k] for k in keys], table.c.network_bytes).where(
+        *kept, *_network_scope(table, shape, group_level, True)
+    )
+    total = select(literal_column("1"), *[literal_column("''") for _ in keys], table.c.network_bytes).where(
+        *kept, *_network_scope(table, shape, shape.total_level, False)
+    )
+    return union_all(per_group, total)
 
 
-def _network_bytes(connection: Connection, query: CapacityQuery, groups: dict[tuple, _Group]) -> int:
+def _network_bytes(connection: Connection, query: CapacityQuery, statements: dict, groups: dict) -> int:
     """Network storage per group and in total, each source counted once: read from the kept
     per-scope totals when each group and the total is one scope, else deduplicated here."""
-    table = network_totals
-    names = GROUP_KEYS[query.by]
-    level = _total_level(query)
-    # Groups by accelerator span every place the filters keep: the total's level.
-    group_level = level if query.by in ("accelerator_model", "vendor") else query.level
-    if level is not None and group_level is not None:
-        kept = [table.c.statuses == statuses_mask(query.statuses), table.c.network_bytes != 0]
-        per_group = select(*[table.c[k] for k in names], table.c.network_bytes).where(
-            *kept, *_network_scope(table, query, group_level, True)
-        )
-        rows = connection.execute(per_group).all()
-        totals = connection.execute(
-            select(table.c.network_bytes).where(*kept, *_network_scope(table, query, level, False))
-        ).all()
-        keys = {tuple(row[:-1]) for row in rows}
-        if len(keys) == len(rows) and len(totals) <= 1:
-            for row in rows:
-                if tuple(row[:-1]) in groups:
-                    groups[tuple(row[:-1])].network_bytes = int(row[-1])
-            return int(totals[0][0]) if totals else 0
+    if statements["network"] is not None:
+        rows = connection.execute(statements["network"], query.parameters()).all()
+        per_group = {tuple(row[1:-1]): int(row[-1]) for row in rows if row[0] == 0}
+        totals = [int(row[-1]) for row in rows if row[0] == 1]
+        if len(per_group) + len(totals) == len(rows) and len(totals) <= 1:
+            for key, size in per_group.items():
+                if key in groups:
+                    groups[key].network_bytes = size
+            return totals[0] if totals else 0
     return _network_bytes_deduplicated(connection, query, groups)
 
 
@@ -196,11 +231,11 @@ def _network_bytes_deduplicated(connection: Connection, query: CapacityQuery, gr
     statement = (
         select(*[table.c[k] for k in names], table.c.source, network_sources.c.size_bytes)
         .join(network_sources, network_sources.c.source == table.c.source)
-        .where(*_network_scope(table, query, query.level, True), or_(*seen))
+        .where(*_network_scope(table, query.shape(), query.level, True), or_(*seen))
     )
     per_group: dict[tuple, dict[str, int]] = defaultdict(dict)
     every: dict[str, int] = {}
-    for *key, source, size in connection.execute(statement).all():
+    for *key, source, size in connection.execute(statement, query.parameters()).all():
         per_group[tuple(key)][source] = every[source] = int(size)
     for key, sources in per_group.items():
         if key in groups:
@@ -208,20 +243,26 @@ def _network_bytes_deduplicated(connection: Connection, query: CapacityQuery, gr
     return sum(every.values())
 
 
-def _rated_power(connection: Connection, query: CapacityQuery, groups: dict[tuple, _Group]) -> float | None:
+_PLACE_COLUMNS = {"province": datacenters.c.province_code, "datacenter": datacenters.c.name, "rack": racks.c.name}
+
+
+def _rated_power_statement(shape: _Shape) -> Select:
+    keys = [_PLACE_COLUMNS[k] for k in GROUP_KEYS[shape.by]]
+    statement = select(*keys, func.sum(racks.c.rated_kw)).join(datacenters).group_by(*keys)
+    for name, column in _PLACE_COLUMNS.items():
+        if name in shape.filters:
+            statement = statement.where(column == bindparam(name))
+    return statement
+
+
+def _rated_power(connection: Connection, query: CapacityQuery, statements: dict, groups: dict) -> float | None:
     """Rated kW of registered racks per place group; None when grouping by accelerator."""
     if query.by_accelerator:
         return None
-    columns = {"province": datacenters.c.province_code, "datacenter": datacenters.c.name, "rack": racks.c.name}
-    keys = [columns[k] for k in GROUP_KEYS[query.by]]
-    statement = select(*keys, func.sum(racks.c.rated_kw)).join(datacenters).group_by(*keys)
-    for name, column in columns.items():
-        if getattr(query, name) is not None:
-            statement = statement.where(column == getattr(query, name))
     total_kw = 0.0
     for group in groups.values():
         group.rated_kw = 0.0  # a place with no registered racks has no rated power
-    for *key, kw in (connection.execute(statement)).all():
+    for *key, kw in connection.execute(statements["rated_kw"], query.parameters()).all():
         total_kw += float(kw or 0.0)
         groups.setdefault(tuple(key), _Group()).rated_kw = float(kw or 0.0)
     return total_kw
@@ -247,35 +288,59 @@ def _without_flops(models: dict[tuple[str, str, bool], list[int]]) -> dict[str, 
     return counts
 
 
-def _figures(group: _Group, cls: type[CapacityFigures], **keys: Any) -> CapacityFigures:
+def _construct(cls: type[T], values: dict[str, Any]) -> T:
+    """What `cls.model_construct(**values)` gives, for `values` naming every field in order:
+    these figures are ours and already typed, and model_construct's per-field default handling
+    over ~600 models of a 100-group answer was its largest cost after the SQL."""
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", values)
+    object.__setattr__(model, "__pydantic_fields_set__", set(values))
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None)
+    return model
+
+
+_GROUP_KEY_FIELDS = ("province", "datacenter", "rack", "vendor", "accelerator_model")
+
+
+def _figures(group: _Group, cls: type[CapacityFigures], keys: dict[str, Any] | None = None) -> CapacityFigures:
     values = group.values
     network_bytes = group.network_bytes
-    # model_construct: these figures are ours, already typed; validating thousands of fields per
-    # answer cost more than the SQL behind them.
     models = [
-        AcceleratorModelCount.model_construct(vendor=v, model=m, known=k, total=t, in_use=u)
+        _construct(AcceleratorModelCount, {"vendor": v, "model": m, "known": k, "total": t, "in_use": u})
         for (v, m, k), (t, u) in sorted(group.models.items())
     ]
-    return cls.model_construct(
-        **keys,
-        **{c: int(values.get(c, 0)) for c in _FIGURE_COUNTS},
-        accelerators_total=int(values.get("accelerators", 0)),
-        accelerators=models,
-        unknown_accelerator_models=sorted({m.model for m in models if not m.known}),
-        flops={p: float(values.get(f"flops_{p}", 0.0)) for p in FLOPS_PRECISIONS},
-        accelerators_without_flops=_without_flops(group.models),
-        storage_network_bytes=network_bytes,
-        storage_bytes=int(values.get("storage_local_bytes", 0)) + network_bytes,
-        rated_kw=group.rated_kw,
-        standard_racks=None if group.rated_kw is None else group.rated_kw / STANDARD_RACK_KW,
-    )
+    figures: dict[str, Any] = {
+        "nodes": int(values.get("nodes", 0)),
+        "cpu_physical_cores": int(values.get("cpu_physical_cores", 0)),
+        "cpu_logical_cores": int(values.get("cpu_logical_cores", 0)),
+        "memory_bytes": int(values.get("memory_bytes", 0)),
+        "accelerators_total": int(values.get("accelerators", 0)),
+        "accelerators_in_use": int(values.get("accelerators_in_use", 0)),
+        "accelerators_unknown": int(values.get("accelerators_unknown", 0)),
+        "accelerators": models,
+        "unknown_accelerator_models": sorted({m for (_, m, known) in group.models if not known}),
+        "flops": {p: float(values.get(f"flops_{p}", 0.0)) for p in FLOPS_PRECISIONS},
+        "accelerators_without_flops": _without_flops(group.models),
+        "storage_local_bytes": int(values.get("storage_local_bytes", 0)),
+        "storage_network_bytes": network_bytes,
+        "storage_bytes": int(values.get("storage_local_bytes", 0)) + network_bytes,
+        "ports_400g": int(values.get("ports_400g", 0)),
+        "ports_200g": int(values.get("ports_200g", 0)),
+        "ports_100g": int(values.get("ports_100g", 0)),
+        "rated_kw": group.rated_kw,
+        "standard_racks": None if group.rated_kw is None else group.rated_kw / STANDARD_RACK_KW,
+    }
+    if keys is not None:
+        figures.update({name: keys.get(name) for name in _GROUP_KEY_FIELDS})
+    return _construct(cls, figures)
 
 
 def _total(groups: dict[tuple, _Group], rated_kw: float | None, network_bytes: int) -> _Group:
     total = _Group(rated_kw=rated_kw, network_bytes=network_bytes)
     for group in groups.values():
         for column, value in group.values.items():
-            total.values[column] += value
+            total.values[column] = total.values.get(column, 0) + value
         for model, (count, in_use) in group.models.items():
             entry = total.models.setdefault(model, [0, 0])
             entry[0] += count
@@ -292,12 +357,15 @@ def read_capacity(connection: Connection, query: CapacityQuery) -> tuple[list[Ca
     """Groups (sorted by key) and the scope's total, read on one connection (one snapshot on
     PostgreSQL's default isolation per statement; SQLite reads one WAL snapshot per transaction)."""
     groups: dict[tuple, _Group] = {}
-    _group_sums(connection, query, groups)
-    _model_counts(connection, query, groups)
-    network_bytes = _network_bytes(connection, query, groups)
-    rated_kw = _rated_power(connection, query, groups)
+    statements = _statements(query.shape())
+    parameters = query.parameters()
+    width = len(GROUP_KEYS[query.by])
+    _group_sums(connection, statements["sums"], width, parameters, groups)
+    _model_counts(connection, statements["models"], width, parameters, groups)
+    network_bytes = _network_bytes(connection, query, statements, groups)
+    rated_kw = _rated_power(connection, query, statements, groups)
     result = [
-        _figures(group, CapacityGroup, **_group_keys(query.by, key))
+        _figures(group, CapacityGroup, _group_keys(query.by, key))
         for key, group in sorted(groups.items(), key=lambda item: tuple(str(k) for k in item[0]))
     ]
     return result, _figures(_total(groups, rated_kw, network_bytes), CapacityFigures)  # type: ignore[return-value]

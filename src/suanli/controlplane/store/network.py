@@ -110,6 +110,8 @@ def _upsert_refs(connection: Connection, refs: dict[RefKey, list[int]]) -> dict[
         {**dict(zip(SCOPE_COLUMNS, scope)), "source": source, **dict(zip(NETWORK_REF_COLUMNS, change))}
         for (scope, source), change in sorted(refs.items())
     ]
+    if not rows:
+        return {}
     result = connection.execute(_statements(connection.dialect.name)["refs"], rows).all()
     return {(tuple(row[:6]), row[6]): tuple(int(n) for n in row[7:]) for row in result}  # type: ignore[misc]
 
