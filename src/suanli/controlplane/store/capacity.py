@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -255,6 +256,26 @@ def _rated_power_statement(shape: _Shape) -> Select:
     return statement
 
 
+# Racks change only by `suanli racks import`, an admin command no client of this process waits
+# on, while joining the whole registry cost as much as the rest of a by=province answer.
+RATED_KW_CACHE_S = 5.0
+_rated_kw_cache: dict[tuple, tuple[float, list[tuple]]] = {}
+
+
+def _rated_kw_rows(connection: Connection, statement: Select, query: CapacityQuery) -> list[tuple]:
+    """Rated kW per place group, from the registry at most RATED_KW_CACHE_S seconds ago."""
+    key = (str(connection.engine.url), query.by, query.province, query.datacenter, query.rack)
+    now = time.monotonic()
+    cached = _rated_kw_cache.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    rows = [tuple(row) for row in connection.execute(statement, query.parameters())]
+    if len(_rated_kw_cache) >= 1024:
+        _rated_kw_cache.clear()  # bounded: old places and databases do not pile up
+    _rated_kw_cache[key] = (now + RATED_KW_CACHE_S, rows)
+    return rows
+
+
 def _rated_power(connection: Connection, query: CapacityQuery, statements: dict, groups: dict) -> float | None:
     """Rated kW of registered racks per place group; None when grouping by accelerator."""
     if query.by_accelerator:
@@ -262,7 +283,7 @@ def _rated_power(connection: Connection, query: CapacityQuery, statements: dict,
     total_kw = 0.0
     for group in groups.values():
         group.rated_kw = 0.0  # a place with no registered racks has no rated power
-    for *key, kw in connection.execute(statements["rated_kw"], query.parameters()).all():
+    for *key, kw in _rated_kw_rows(connection, statements["rated_kw"], query):
         total_kw += float(kw or 0.0)
         groups.setdefault(tuple(key), _Group()).rated_kw = float(kw or 0.0)
     return total_kw
