@@ -203,3 +203,28 @@ async def test_feed_page_with_an_unknown_event_kind_fails_the_source_only(state:
     result = await pull_clients(state, [("sd", shandong), ("js", jiangsu)], NOW)
     assert list(result.failed) == ["js"] and "contract" in result.failed["js"]
     assert result.nodes_by_province == {"CN-SD": 2}
+
+
+def _has_hash_index(state: PullState) -> bool:
+    query = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'hardware_hash'"
+    return state.connection.execute(query).fetchone() is not None
+
+
+async def test_first_sync_defers_the_hash_index_and_builds_it_even_when_the_pull_fails(
+    state: PullState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync, "PAGE_LIMIT", 2)
+    shandong, jiangsu = _two_sources()
+    shandong.certify("sd-3", ["GPU-3"])
+    shandong.tamper_page = lambda page: page.update(page_token=None) if page["next_cursor"] == "3" else None
+    deferred: list[bool] = []
+    build = state.build_hash_index
+    monkeypatch.setattr(state, "build_hash_index", lambda: (deferred.append(state.hash_index_deferred), build())[1])
+    failed = await pull_clients(state, [("sd", shandong)], NOW)
+    assert "no page signature" in failed.failed["sd"] and state.count("sd") == 0  # nothing committed yet
+    assert deferred == [True] and _has_hash_index(state)
+    shandong.tamper_page = None
+    jiangsu.certify("js-2", ["GPU-3"])
+    result = await pull_clients(state, [("sd", shandong), ("js", jiangsu)], NOW)
+    assert deferred == [True, True, False]  # js arrives in a non-empty state: its hashes go through the index
+    assert [d.nodes for d in result.duplicates] == [["js-2", "sd-3"]]

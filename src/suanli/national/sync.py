@@ -250,10 +250,14 @@ async def sync_source(
     checker = _Checker(jwks, report.issuer, now, workers if workers is not None else (os.cpu_count() or 1),
                        verify_each_token)
     feed = _Feed(client, verifier, report.issuer, checker, signs_pages)
+    with state.transaction():
+        state.defer_hash_index()  # a first sync into an empty state: built once at the end
     try:
         cursor = await _sync_feed(state, url, feed, cursor, report, progress)
     finally:
         checker.close()
+        with state.transaction():
+            state.build_hash_index()
     state.save_source(url, report.issuer, cursor, report.summary.model_dump(mode="json"), now.timestamp(),
                       feed.signs_pages)
     report.held = state.count(url)
