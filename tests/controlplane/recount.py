@@ -105,9 +105,11 @@ async def network_mismatches(engine: AsyncEngine, threshold_percent: float = 5.0
             if any(row[7:])
         }
     want_refs = {key: counts for key, counts in expected.source_refs.items() if any(counts)}
-    problems = [f"refs {key}: recount {want_refs.get(key)} stored {stored_refs.get(key)}"
-                for key in sorted(set(want_refs) | set(stored_refs), key=str) if want_refs.get(key) != stored_refs.get(key)]
     want = expected_network_totals(expected)
-    problems += [f"network {key}: recount {want.get(key, 0)} stored {stored_totals.get(key, 0)}"
-                 for key in sorted(set(want) | set(stored_totals), key=str) if want.get(key, 0) != stored_totals.get(key, 0)]
-    return problems
+    return _differences("refs", want_refs, stored_refs, None) + _differences("network", want, stored_totals, 0)
+
+
+def _differences(name: str, recounted: dict, stored: dict, missing: Any) -> list[str]:
+    return [f"{name} {key}: recount {recounted.get(key, missing)} stored {stored.get(key, missing)}"
+            for key in sorted(set(recounted) | set(stored), key=str)
+            if recounted.get(key, missing) != stored.get(key, missing)]

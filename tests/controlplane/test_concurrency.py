@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from suanli.controlplane.store.tables import usage_history
 
 from .factories import batch_json, inventory, inventory_report, usage, usage_report
-from .recount import mismatches, recount, stored_totals
+from .recount import mismatches, network_mismatches, recount, stored_totals
 
 AGENTS = 50
 ROUNDS = 4
@@ -25,7 +25,9 @@ async def _agent(client, node_id: str, headers: dict, index: int) -> tuple[set[i
         seq0 = round_ * 3 + 1
         reports = [usage_report(node_id, seq0, usage(tuple(rng.choice((0.0, 90.0)) for _ in range(4))))]
         reports.append(usage_report(node_id, seq0 + 1, usage(tuple(rng.choice((0.0, 90.0)) for _ in range(4)))))
-        inv = inventory(hostname=f"h{index}", rack=f"R{rng.randint(1, 5)}", gpus=rng.choice((0, 4, 8)))
+        # Racks, models and network sources change too, so sources are mounted and left concurrently.
+        nfs = ((f"nas{rng.randint(1, 3)}:/export", rng.choice((400, 500)) * 10**12),)
+        inv = inventory(hostname=f"h{index}", rack=f"R{rng.randint(1, 5)}", gpus=rng.choice((0, 4, 8)), nfs=nfs)
         reports.append(inventory_report(node_id, seq0 + 2, inv))
         body = batch_json(*reports)
         answers = await asyncio.gather(*(client.post("/v1/reports", data=body, headers=headers) for _ in range(2)))
@@ -49,5 +51,6 @@ async def test_fifty_agents_at_once(client, helper) -> None:
         stored = (await connection.execute(select(func.count()).select_from(usage_history))).scalar_one()
     assert stored == AGENTS * ROUNDS * 2
     assert mismatches(await recount(helper.engine), *await stored_totals(helper.engine)) == []
+    assert await network_mismatches(helper.engine) == []
     body = await (await client.get("/v1/capacity", headers=await helper.key())).json()
     assert body["total"]["nodes"] == AGENTS

@@ -95,7 +95,8 @@ async def test_network_storage_follows_every_change(client, helper) -> None:
     await _assert_every_shape_deduplicates(client, helper)
 
     # a's second source changes to another; b's export is resized; d unmounts everything.
-    await _post_inventory(client, a_headers, a, 1, inventory(hostname="a", rack="R01", nfs=(shared, ("nas-z:/z", 9 * TB))))
+    await _post_inventory(client, a_headers, a, 1,
+                          inventory(hostname="a", rack="R01", nfs=(shared, ("nas-z:/z", 9 * TB))))
     await _post_inventory(client, b_headers, b, 1, inventory(hostname="b", rack="R02", gpu_model="Mystery X9",
                                                             nfs=(("nas1:/export/data", 600 * TB),)))
     await _post_inventory(client, d_headers, d, 1, inventory(hostname="d", datacenter="dc-nanjing-1",

@@ -112,8 +112,7 @@ def _upsert_refs(connection: Connection, refs: dict[RefKey, list[int]]) -> dict[
     ]
     if not rows:
         return {}
-    result = connection.execute(_statements(connection.dialect.name)["refs"], rows).all()
-    return {(tuple(row[:6]), row[6]): tuple(int(n) for n in row[7:]) for row in result}  # type: ignore[misc]
+    return _by_key(connection.execute(_statements(connection.dialect.name)["refs"], rows))
 
 
 def _refs_of(connection: Connection, sources: list[str]) -> dict[RefKey, tuple[int, ...]]:
@@ -121,7 +120,12 @@ def _refs_of(connection: Connection, sources: list[str]) -> dict[RefKey, tuple[i
     statement = select(*[table.c[c] for c in (*SCOPE_COLUMNS, "source", *NETWORK_REF_COLUMNS)]).where(
         table.c.source.in_(sources)
     )
-    return {(tuple(row[:6]), row[6]): tuple(int(n) for n in row[7:]) for row in connection.execute(statement)}  # type: ignore[misc]
+    return _by_key(connection.execute(statement))
+
+
+def _by_key(rows: Any) -> dict[RefKey, tuple[int, ...]]:
+    """Rows of scope columns, source and counts, keyed like `AggregateDelta.source_refs`."""
+    return {(tuple(row[:6]), row[6]): tuple(int(n) for n in row[7:]) for row in rows}  # type: ignore[misc]
 
 
 def _upsert_totals(connection: Connection, totals: dict[tuple[Scope, int], int]) -> None:
