@@ -1,6 +1,11 @@
 """Agent footprint beside Prometheus node_exporter: RSS over 1 000 cycles, CPU per cycle vs per scrape.
 
-    python bench/agent_footprint.py [--cycles 1000] [--scrapes 300] [--https]
+    python bench/agent_footprint.py [--cycles 1000] [--scrapes 300] [--modes http,https] [--https]
+
+Each mode is one run against its own control plane: `http` (plain), `https` (TLS, the agent trusting
+a test CA through its `ca_bundle` config), `https-system` (TLS, no `ca_bundle`: the test CA sits in a
+hashed CA directory that the agent is given as the system store, SSL_CERT_DIR, the way
+update-ca-certificates keeps /etc/ssl/certs). `--https` is `--modes https`.
 
 One run starts, side by side: a real control plane (`suanli serve`, SQLite), an agent process that
 enrolls and then drives its real cycle code back to back (usage collection with the default
@@ -38,6 +43,7 @@ RSS_TARGET_BYTES = 40 * 10**6
 CPU_RATIO_TARGET = 0.5
 WARMUP_CYCLES = 50
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+MODES = ("http", "https", "https-system")
 
 
 def rss_bytes(pid: int | str = "self") -> int:
@@ -154,7 +160,9 @@ def scrape(port: int, scrapes: int, stop: threading.Event, result: dict[str, flo
     result["scrapes"] = done
 
 
-def enroll_agent(server_url: str, database_url: str, state_dir: Path, config_path: Path) -> None:
+def enroll_agent(
+    server_url: str, database_url: str, state_dir: Path, config_path: Path, agent_env: dict[str, str]
+) -> None:
     import subprocess
 
     from suanli.sim.processes import admin
@@ -163,8 +171,25 @@ def enroll_agent(server_url: str, database_url: str, state_dir: Path, config_pat
     subprocess.run(
         [sys.executable, "-m", "suanli.agent.cli", "enroll", "--server", server_url, "--token", token,
          "--state-dir", str(state_dir), "--config", str(config_path)],
-        check=True, capture_output=True, timeout=120,
+        check=True, capture_output=True, timeout=120, env=agent_env,
     )
+
+
+def hashed_ca_dir(directory: Path, ca_path: Path) -> Path:
+    """`ca_path` under its subject hash (`<hash>.0`) in `directory`, as update-ca-certificates files it."""
+    import shutil
+    import subprocess
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        sys.exit("the https-system mode names the test CA by subject hash with the openssl command: install openssl")
+    subject_hash = subprocess.run(
+        [openssl, "x509", "-noout", "-subject_hash", "-in", str(ca_path)],
+        check=True, capture_output=True, text=True, timeout=30,
+    ).stdout.strip()
+    directory.mkdir()
+    shutil.copy(ca_path, directory / f"{subject_hash}.0")
+    return directory
 
 
 def wait_https(url: str, ca_path: Path, server: ServeProcess, timeout_s: float = 60.0) -> None:
@@ -185,31 +210,47 @@ def wait_https(url: str, ca_path: Path, server: ServeProcess, timeout_s: float =
     sys.exit("suanli serve (TLS) did not start")
 
 
-def start_control_plane(work: Path, database_url: str, https: bool) -> tuple[ServeProcess, str, str]:
-    """`suanli serve`, its URL and the agent config that reaches it (a test CA's bundle for https)."""
+def agent_environment(mode: str, work: Path, ca_path: Path | None) -> dict[str, str]:
+    """What the agent processes get: the harness's environment, then the unit's Environment= lines.
+
+    In https-system mode the system store is a hashed directory holding the test CA (SSL_CERT_DIR),
+    and SSL_CERT_FILE, which systemd does not set but a developer's shell may, is left out.
+    """
+    env = {**os.environ, **unit_environment()}
+    if mode == "https-system":
+        assert ca_path is not None
+        env.pop("SSL_CERT_FILE", None)
+        env["SSL_CERT_DIR"] = str(hashed_ca_dir(work / "system-certs", ca_path))
+    return env
+
+
+def start_control_plane(work: Path, database_url: str, mode: str) -> tuple[ServeProcess, str, str, dict[str, str]]:
+    """`suanli serve`, its URL, and the agent config and environment that reach it (TLS: a test CA)."""
     from conftest import free_tcp_port
 
     from suanli.sim.processes import ServeProcess
 
     # The loop sends ~100+ requests/s from one node: switch off the per-node rate limit (20/s),
     # which exists for misbehaving agents and would turn this into a backoff measurement.
-    env, agent_config = {"SUANLI_RATE_LIMIT_NODE_PER_S": "0"}, 'log_level = "warning"\n'
-    if https:
+    env, agent_config, ca_path = {"SUANLI_RATE_LIMIT_NODE_PER_S": "0"}, 'log_level = "warning"\n', None
+    if mode != "http":
         from security.pki import make_pki
 
         ca_path, cert_path, key_path = make_pki(work)
         env |= {"SUANLI_TLS_CERT": str(cert_path), "SUANLI_TLS_KEY": str(key_path)}
-        agent_config += f'ca_bundle = "{ca_path}"\n'
+        if mode == "https":
+            agent_config += f'ca_bundle = "{ca_path}"\n'
     server = ServeProcess(database_url, free_tcp_port(), work / "cp-data", work / "cp.log", env=env)
-    if not https:
+    agent_env = agent_environment(mode, work, ca_path)
+    if ca_path is None:
         server.wait_ready()
-        return server, server.url, agent_config
+        return server, server.url, agent_config, agent_env
     url = server.url.replace("http://", "https://", 1)
     wait_https(url, ca_path, server)
-    return server, url, agent_config
+    return server, url, agent_config, agent_env
 
 
-def run_side_by_side(work: Path, cycles: int, scrapes: int, https: bool = False) -> dict[str, object]:
+def run_side_by_side(work: Path, cycles: int, scrapes: int, mode: str = "http") -> dict[str, object]:
     import subprocess
     import threading
 
@@ -218,16 +259,16 @@ def run_side_by_side(work: Path, cycles: int, scrapes: int, https: bool = False)
 
     database_url = f"sqlite:///{work / 'cp.db'}"
     config_path, state_dir = work / "agent.toml", work / "agent-state"
-    server, server_url, agent_config = start_control_plane(work, database_url, https)
+    server, server_url, agent_config, agent_env = start_control_plane(work, database_url, mode)
     config_path.write_text(agent_config)
     exporter_port = free_tcp_port()
     exporter = start_node_exporter(exporter_port)
     try:
-        enroll_agent(server_url, database_url, state_dir, config_path)
+        enroll_agent(server_url, database_url, state_dir, config_path, agent_env)
         agent = subprocess.Popen(
             [sys.executable, __file__, "--agent", str(state_dir), "--config", str(config_path),
              "--cycles", str(cycles)],
-            stdout=subprocess.PIPE, text=True, env={**os.environ, **unit_environment()},
+            stdout=subprocess.PIPE, text=True, env=agent_env,
         )
         stop, scraped = threading.Event(), {}
         exporter_cpu_before = cpu_s(exporter.pid)
@@ -244,7 +285,7 @@ def run_side_by_side(work: Path, cycles: int, scrapes: int, https: bool = False)
     if agent.returncode != 0:
         sys.exit(f"agent loop failed ({agent.returncode})")
     measured = json.loads(agent_out.strip().splitlines()[-1])
-    return {"https": https, **summarize(measured, exporter_cpu, int(scraped.get("scrapes", 0)), exporter_rss, scraped)}
+    return summarize(measured, exporter_cpu, int(scraped.get("scrapes", 0)), exporter_rss, scraped)
 
 
 def summarize(
@@ -281,12 +322,22 @@ def summarize(
     }
 
 
+def _modes(value: str) -> list[str]:
+    modes = [mode.strip() for mode in value.split(",") if mode.strip()]
+    unknown = [mode for mode in modes if mode not in MODES]
+    if unknown or not modes:
+        raise argparse.ArgumentTypeError(f"modes are {', '.join(MODES)}; not {', '.join(unknown) or 'none'}")
+    return modes
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=1000)
     parser.add_argument("--scrapes", type=int, default=300)
-    parser.add_argument("--https", action="store_true",
-                        help="control plane on TLS (a test CA): the agent then loads OpenSSL")
+    parser.add_argument("--modes", type=_modes, default=list(MODES[:2]),
+                        help="comma-separated, each run on its own: " + ", ".join(MODES) + " (default: http,https)")
+    parser.add_argument("--https", dest="modes", action="store_const", const=["https"],
+                        help="only https: control plane on TLS (a test CA), the agent then loads OpenSSL")
     parser.add_argument("--agent", type=Path, help=argparse.SUPPRESS)  # internal: the agent child
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -299,9 +350,12 @@ def main() -> int:
         return 0
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="suanli-footprint-") as work:
-        result = run_side_by_side(Path(work), args.cycles, args.scrapes, args.https)
-    print(json.dumps(result))
+    runs: dict[str, dict[str, object]] = {}
+    for mode in args.modes:
+        with tempfile.TemporaryDirectory(prefix="suanli-footprint-") as work:
+            runs[mode] = run_side_by_side(Path(work), args.cycles, args.scrapes, mode)
+    targets = {target: all(run[target] for run in runs.values()) for target in ("meets_rss_target", "meets_cpu_target")}
+    print(json.dumps({**runs, **targets}))
     return 0
 
 
