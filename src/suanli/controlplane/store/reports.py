@@ -18,7 +18,7 @@ from suanli.controlplane import contribution as contrib
 from suanli.controlplane.errors import ApiError
 from suanli.controlplane.store import aggregates
 from suanli.controlplane.store.nodes import NodeIdentity, inventory_hash
-from suanli.controlplane.store.tables import inventory_history, nodes, usage_history
+from suanli.controlplane.store.tables import inventory_history, nodes
 from suanli.schema import BatchAck, InventoryReport, UsageReport
 
 
@@ -73,17 +73,25 @@ _SQLITE_ROWS_PER_STATEMENT = 500  # 5 parameters a row, well under SQLite's 32 7
 
 
 def _sqlite_time(value: datetime) -> str:
-    """The text SQLAlchemy's SQLite DateTime stores: naive UTC with microseconds."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    """The text SQLAlchemy's SQLite DateTime stores: naive UTC with microseconds.
+
+    Validated times are already in UTC, so the common case is one isoformat without its offset."""
+    if value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    return value.isoformat(sep=" ", timespec="microseconds")[:26]
 
 
-def _sqlite_insert_usage(connection: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, int]]:
+# A usage row as the writer builds it: (node_id, seq, sent_at, body JSON).
+UsageRow = tuple[str, int, datetime, str]
+
+
+def _sqlite_insert_usage(connection: Connection, rows: list[UsageRow], now: datetime) -> set[tuple[str, int]]:
     """The hottest statement on SQLite, straight to sqlite3: per-row parameter processing in
     SQLAlchemy cost more than the insert itself. Many rows per statement, because every sqlite3
     call gives up the GIL and the writer thread then waits for the event loop to hand it back;
     RETURNING names only the rows actually inserted, so duplicates are told apart."""
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    received = _sqlite_time(rows[0]["received_at"])
+    received = _sqlite_time(now)
     written: set[tuple[str, int]] = set()
     try:
         for start in range(0, len(rows), _SQLITE_ROWS_PER_STATEMENT):
@@ -91,9 +99,9 @@ def _sqlite_insert_usage(connection: Connection, rows: list[dict[str, Any]]) -> 
             statement = _SQLITE_USAGE_COLUMNS + ", ".join(["(?, ?, ?, ?, ?, 0)"] * len(chunk))
             statement += " RETURNING node_id, seq"
             parameters: list[Any] = []
-            for row in chunk:
-                parameters += (row["node_id"], row["seq"], _sqlite_time(row["sent_at"]), received, row["body"])
-            written.update((node_id, seq) for node_id, seq in cursor.execute(statement, parameters).fetchall())
+            for node_id, seq, sent_at, body in chunk:
+                parameters += (node_id, seq, _sqlite_time(sent_at), received, body)
+            written.update(cursor.execute(statement, parameters).fetchall())
     finally:
         cursor.close()
     return written
@@ -110,18 +118,22 @@ _POSTGRES_INSERT_USAGE = text(
 )
 
 
-def _postgres_insert_usage(connection: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, int]]:
+def _postgres_insert_usage(connection: Connection, rows: list[UsageRow], now: datetime) -> set[tuple[str, int]]:
+    node_ids, seqs, sent_ats, bodies = (list(column) for column in zip(*rows))
     result = connection.execute(
         _POSTGRES_INSERT_USAGE,
-        {
-            "received_at": rows[0]["received_at"],
-            "node_ids": [row["node_id"] for row in rows],
-            "seqs": [row["seq"] for row in rows],
-            "sent_ats": [row["sent_at"] for row in rows],
-            "bodies": [row["body"] for row in rows],
-        },
+        {"received_at": now, "node_ids": node_ids, "seqs": seqs, "sent_ats": sent_ats, "bodies": bodies},
     )
-    return {(row.node_id, row.seq) for row in result.all()}
+    return {(node_id, seq) for node_id, seq in result.all()}
+
+
+def _insert_usage(connection: Connection, rows: list[UsageRow], now: datetime) -> set[tuple[str, int]]:
+    """Insert the usage rows not there yet; the (node_id, seq) keys actually written come back."""
+    if not rows:
+        return set()
+    if connection.dialect.name == "sqlite":
+        return _sqlite_insert_usage(connection, rows, now)
+    return _postgres_insert_usage(connection, rows, now)
 
 
 def _insert_new(
@@ -130,10 +142,6 @@ def _insert_new(
     """Insert what is not there yet; the (node_id, seq) keys actually written come back."""
     if not rows:
         return set()
-    if table is usage_history and connection.dialect.name == "sqlite":
-        return _sqlite_insert_usage(connection, rows)
-    if table is usage_history and connection.dialect.name == "postgresql":
-        return _postgres_insert_usage(connection, rows)
     statement = _insert(connection, table).on_conflict_do_nothing().returning(table.c.node_id, table.c.seq)
     result = connection.execute(statement, rows)
     return {(row.node_id, row.seq) for row in result.all()}
@@ -141,26 +149,23 @@ def _insert_new(
 
 def _candidates(
     items: list[IngestItem], states: dict[str, _NodeState], now: datetime
-) -> tuple[list[list[tuple[str, int]]], list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[list[tuple[str, int]]], list[UsageRow], list[dict[str, Any]]]:
     """Split every batch into rows to try; a seq seen twice in this transaction is tried once."""
     seen: set[tuple[str, int]] = set()
     tried: list[list[tuple[str, int]]] = []
-    usage_rows: list[dict[str, Any]] = []
+    usage_rows: list[UsageRow] = []
     inventory_rows: list[dict[str, Any]] = []
     for item in items:
-        state = states[item.node.node_id]
+        compacted_seq = states[item.node.node_id].row.compacted_seq
         mine: list[tuple[str, int]] = []
         for report in item.reports:
             key = (report.node_id, report.seq)
-            if key in seen or (report.kind == "usage" and report.seq <= state.row.compacted_seq):
+            if key in seen or (report.kind == "usage" and report.seq <= compacted_seq):
                 continue
             seen.add(key)
             mine.append(key)
             if report.kind == "usage":
-                usage_rows.append(
-                    {"node_id": report.node_id, "seq": report.seq, "sent_at": report.sent_at,
-                     "received_at": now, "body": report.body.model_dump_json()}
-                )
+                usage_rows.append((report.node_id, report.seq, report.sent_at, report.body.model_dump_json()))
             else:
                 inventory_rows.append(
                     {"node_id": report.node_id, "seq": report.seq, "sent_at": report.sent_at,
@@ -251,8 +256,8 @@ def ingest(
     }
     live_items = [items[i] for i in live]
     tried, usage_rows, inventory_rows = _candidates(live_items, states, now)
-    usage_json = {(r["node_id"], r["seq"]): r["body"] for r in usage_rows}
-    written = _insert_new(connection, usage_history, usage_rows)
+    usage_json = {(node_id, seq): body for node_id, seq, _, body in usage_rows}
+    written = _insert_usage(connection, usage_rows, now)
     written |= _insert_new(connection, inventory_history, inventory_rows)
     for index, item, mine in zip(live, live_items, tried):
         accepted = {key for key in mine if key in written}
