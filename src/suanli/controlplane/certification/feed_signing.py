@@ -15,7 +15,7 @@ the same JWKS) whose claims are:
 from __future__ import annotations
 
 import hashlib
-import json
+from json.encoder import encode_basestring_ascii
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,8 +33,8 @@ class PageSignatureError(Exception):
 
 
 def token_sha256(token: str) -> str:
-    """The hex SHA-256 of a token's exact ASCII bytes."""
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
+    """The hex SHA-256 of a token's exact bytes (ASCII for any compact JWS; UTF-8 for anything else)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def event_entry(
@@ -95,10 +95,30 @@ def verified_page_digests(
     return [entry[5] for entry in entries]
 
 
-def _event_json(row: Any) -> dict[str, Any]:  # noqa: ANN401 - a feed Row
-    issued = row.kind == "issued"
-    return {"event_id": row.id, "kind": row.kind, "certificate_id": row.certificate_id, "node_id": row.node_id,
-            "at": row.at.isoformat(), "token": row.token if issued else None, "reason": row.reason}
+# The alphabet of a compact JWS: base64url segments joined by dots.
+_JWS_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+
+
+def _token_json_and_digest(token: str | None) -> tuple[str, str | None]:
+    """A token as a JSON string, and its SHA-256. A compact JWS needs no escaping, so its text is copied
+    rather than scanned by the JSON encoder (a third of the feed's cost); anything else is escaped."""
+    if token is None:
+        return "null", None
+    if not token.isascii():  # not a JWS: served escaped, and the puller will reject it
+        return encode_basestring_ascii(token), token_sha256(token)
+    raw = token.encode("ascii")
+    text = f'"{token}"' if not raw.translate(None, _JWS_BYTES) else encode_basestring_ascii(token)
+    return text, hashlib.sha256(raw).hexdigest()
+
+
+def _json_text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring_ascii(value)
+
+
+def _event_json(row: store.FeedRow, token_json: str) -> str:
+    return (f'{{"event_id":{row.event_id},"kind":{_json_text(row.kind)},"certificate_id":{_json_text(row.certificate_id)},'
+            f'"node_id":{_json_text(row.node_id)},"at":{_json_text(row.at)},"token":{token_json},'
+            f'"reason":{_json_text(row.reason)}}}')
 
 
 async def signed_feed_page_json(
@@ -106,18 +126,21 @@ async def signed_feed_page_json(
 ) -> str:
     """`GET /national/v1/certificates` as JSON text with its page token.
 
-    The stored token text goes out as it is (no model built or re-validated per event): serving a page
-    is one query, one SHA-256 per token and one signature.
+    The stored token text goes out as it is (no model built, validated or re-encoded per event):
+    serving a page is one query, one SHA-256 per token and one signature.
     """
     after = store.decode_cursor(cursor)
     limit = max(1, min(limit, store.MAX_FEED_LIMIT))
     rows = await store.feed_rows(engine, after, limit)
-    events = [_event_json(row) for row in rows[:limit]]
-    next_cursor = store.encode_cursor(events[-1]["event_id"] if events else after)
+    page = rows[:limit]
+    next_cursor = store.encode_cursor(page[-1].event_id if page else after)
     has_more = len(rows) > limit
-    entries = [event_entry(e["event_id"], e["kind"], e["certificate_id"], e["node_id"], e["reason"], e["token"])
-               for e in events]
+    events, entries = [], []
+    for row in page:
+        token_json, digest = _token_json_and_digest(row.token)
+        events.append(_event_json(row, token_json))
+        entries.append([row.event_id, row.kind, row.certificate_id, row.node_id, row.reason, digest])
     page_token = sign_page(key, issuer=issuer, issued_s=now_s, cursor=cursor or "", next_cursor=next_cursor,
                            has_more=has_more, entries=entries)
-    return json.dumps({"events": events, "next_cursor": next_cursor, "has_more": has_more, "page_token": page_token},
-                      separators=(",", ":"))
+    return (f'{{"events":[{",".join(events)}],"next_cursor":{_json_text(next_cursor)},'
+            f'"has_more":{"true" if has_more else "false"},"page_token":{_json_text(page_token)}}}')
