@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -90,12 +91,16 @@ class CertificateRecord(NamedTuple):
     hardware: bytes  # the SHA-256 digests, 32 bytes each, concatenated (SQLite splits them into rows)
 
 
+_counts_of = attrgetter(*COUNTS)
+_flops_of = attrgetter(*PRECISIONS)
+
+
 def record_of(claims: CertificateClaims) -> CertificateRecord:
     """The stored part of validated claims."""
     capacity = claims.capacity
     return CertificateRecord(
         claims.province, claims.datacenter, claims.exp,
-        (*(getattr(capacity, c) for c in COUNTS), *(getattr(capacity.flops, p) for p in PRECISIONS)),
+        (*_counts_of(capacity), *_flops_of(capacity.flops)),
         tuple(capacity.accelerators.items()), tuple(capacity.network_storage.items()),
         bytes.fromhex("".join(claims.hardware)),  # each is exactly 64 hex digits (the contract)
     )
