@@ -1,6 +1,6 @@
 """Agent footprint beside Prometheus node_exporter: RSS over 1 000 cycles, CPU per cycle vs per scrape.
 
-    python bench/agent_footprint.py [--cycles 1000] [--scrapes 300] [--modes http,https] [--https]
+    python bench/agent_footprint.py [--cycles 1000] [--scrapes 300] [--modes http,https,https-system] [--https]
 
 Each mode is one run against its own control plane: `http` (plain), `https` (TLS, the agent trusting
 a test CA through its `ca_bundle` config), `https-system` (TLS, no `ca_bundle`: the test CA sits in a
@@ -334,8 +334,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=1000)
     parser.add_argument("--scrapes", type=int, default=300)
-    parser.add_argument("--modes", type=_modes, default=list(MODES[:2]),
-                        help="comma-separated, each run on its own: " + ", ".join(MODES) + " (default: http,https)")
+    parser.add_argument("--modes", type=_modes, default=list(MODES),
+                        help="comma-separated, each run on its own: " + ", ".join(MODES) + " (default: all)")
     parser.add_argument("--https", dest="modes", action="store_const", const=["https"],
                         help="only https: control plane on TLS (a test CA), the agent then loads OpenSSL")
     parser.add_argument("--agent", type=Path, help=argparse.SUPPRESS)  # internal: the agent child
