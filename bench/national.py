@@ -2,8 +2,9 @@
 
 A real `suanli serve` process (SQLite) holds N signed certificates in its feed; the puller (this
 process, the code of `suanli national pull`) syncs them over HTTP into a fresh state file, verifying
-every signature and claim set; then M changes (half revocations, half new certificates) are written
-and the same state is synced again. Targets: full ≤ 10 s, incremental ≤ 0.5 s for the sync (fetch,
+each feed page's signature, every token's SHA-256 against it and every claim set (with
+`--verify-each-token`, every certificate's own signature too); then M changes (half revocations,
+half new certificates) are written and the same state is synced again. Targets: full ≤ 10 s, incremental ≤ 0.5 s for the sync (fetch,
 verify, store); the national totals over the synced state (`*_totals_s`) are timed apart.
 """
 
@@ -119,7 +120,8 @@ def _own_cpu_s() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-async def _pull(state: PullState, url: str, api_key: str, server_pid: int, workers: int | None) -> dict:
+async def _pull(state: PullState, url: str, api_key: str, server_pid: int, workers: int | None,
+                verify_each_token: bool) -> dict:
     """One `national pull` of one source, timing the sync (fetch, verify, store) and the totals apart.
 
     CPU seconds are counted too (puller, its workers and the server): on a shared machine the wall
@@ -129,7 +131,7 @@ async def _pull(state: PullState, url: str, api_key: str, server_pid: int, worke
     async with aiohttp.ClientSession() as session:
         started = time.perf_counter()
         report = await sync_source(state, url, HttpSource(session, url, api_key), datetime.now(timezone.utc),
-                                   workers=workers)
+                                   workers=workers, verify_each_token=verify_each_token)
         synced = time.perf_counter()
         cpu_s = _own_cpu_s() - cpu_before_s
         server_cpu_s = _process_cpu_s(server_pid) - server_before_s
@@ -140,7 +142,7 @@ async def _pull(state: PullState, url: str, api_key: str, server_pid: int, worke
             "held": report.held, "rejected": len(report.rejected), "nodes": sum(counted.nodes_by_province.values())}
 
 
-async def run(count: int, changes: int, workdir: Path, workers: int | None = None) -> dict:
+async def run(count: int, changes: int, workdir: Path, workers: int | None = None, verify_each_token: bool = False) -> dict:
     database_url = f"sqlite:///{workdir / 'cp.db'}"
     engine = create_engine(database_url)
     now = datetime.now(timezone.utc)
@@ -154,16 +156,17 @@ async def run(count: int, changes: int, workdir: Path, workers: int | None = Non
     try:
         server.wait_ready()
         state = PullState(workdir / "national.db")
-        full = await _pull(state, server.url, api_key, server.process.pid, workers)
+        full = await _pull(state, server.url, api_key, server.process.pid, workers, verify_each_token)
         revoked = [store.Revocation(c.certificate_id, c.node_id, "bench") for c in issued[: changes // 2]]
         await store.apply_changes(engine, [], revoked, [], now)
         await populate(engine, changes - len(revoked), count, now)
-        incremental = await _pull(state, server.url, api_key, server.process.pid, workers)
+        incremental = await _pull(state, server.url, api_key, server.process.pid, workers, verify_each_token)
     finally:
         server.stop()
         await engine.dispose()
     return {
         "certificates": count, "changes": changes, "setup_s": round(setup_s, 2), "workers": workers or os.cpu_count(),
+        "verify_each_token": verify_each_token,
         "full_sync_s": round(full["sync_s"], 3), "full_sync_certificates_per_s": round(count / full["sync_s"]),
         "full_sync_target_s": FULL_TARGET_S, "full_totals_s": round(full["totals_s"], 3),
         "full_sync_puller_cpu_s": round(full["sync_puller_cpu_s"], 2), "full_sync_server_cpu_s": round(full["sync_server_cpu_s"], 2),
@@ -185,9 +188,10 @@ def main() -> int:
     parser.add_argument("--certificates", type=int, default=100_000)
     parser.add_argument("--changes", type=int, default=1_000)
     parser.add_argument("--workers", type=int, default=None, help="verification processes (default: one per CPU)")
+    parser.add_argument("--verify-each-token", action="store_true", help="verify every certificate's own signature too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="suanli-bench-national-") as workdir:
-        results = asyncio.run(run(args.certificates, args.changes, Path(workdir), args.workers))
+        results = asyncio.run(run(args.certificates, args.changes, Path(workdir), args.workers, args.verify_each_token))
     print(json.dumps(results))
     return 0
 
