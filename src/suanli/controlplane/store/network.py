@@ -50,7 +50,7 @@ def apply(connection: Connection, refs: dict[RefKey, list[int]], sizes: dict[tup
         return
     sources = sorted({source for _, source in refs} | {source for source, _ in sizes})
     old_size = _lock_sources(connection, sources)
-    new_size = _update_sizes(connection, sources, sizes, old_size)
+    new_size = _update_sizes(connection, sizes, old_size)
     after = _upsert_refs(connection, refs)
     moved: dict[RefKey, tuple[tuple[int, ...], tuple[int, ...]]] = {
         key: (tuple(now - change for now, change in zip(after[key], refs[key])), after[key]) for key in refs
@@ -80,21 +80,28 @@ def _lock_sources(connection: Connection, sources: list[str]) -> dict[str, int]:
     return {source: int(size) for source, size in rows}
 
 
-def _update_sizes(
-    connection: Connection, sources: list[str], sizes: dict[tuple[str, int], int], old_size: dict[str, int]
-) -> dict[str, int]:
+def _update_sizes(connection: Connection, sizes: dict[tuple[str, int], int], old_size: dict[str, int]) -> dict[str, int]:
     """Count the mounts per reported size; the new size of each source is the largest still mounted."""
     if not sizes:
         return dict(old_size)
     rows = [{"source": s, "size_bytes": size, "mounts": n} for (s, size), n in sorted(sizes.items())]
     connection.execute(_statements(connection.dialect.name)["sizes"], rows)
-    changed = sorted({source for source, _ in sizes})
-    largest = select(network_source_sizes.c.source, func.max(network_source_sizes.c.size_bytes)).where(
-        network_source_sizes.c.source.in_(changed), network_source_sizes.c.mounts > 0
-    ).group_by(network_source_sizes.c.source)
     new_size = dict(old_size)
-    new_size.update(dict.fromkeys(changed, 0))
-    new_size.update({source: int(size) for source, size in connection.execute(largest).all()})
+    # Mounts only added, or removed below the largest size, leave the largest known without a
+    # read: the common case of a node enrolling or leaving a source others still report.
+    unknown = set()
+    for (source, size), change in sizes.items():
+        if change > 0:
+            new_size[source] = max(new_size[source], size)
+        elif size >= old_size[source]:
+            unknown.add(source)
+    if unknown:
+        largest = select(network_source_sizes.c.source, func.max(network_source_sizes.c.size_bytes)).where(
+            network_source_sizes.c.source.in_(sorted(unknown)), network_source_sizes.c.mounts > 0
+        ).group_by(network_source_sizes.c.source)
+        new_size.update(dict.fromkeys(unknown, 0))
+        new_size.update({source: int(size) for source, size in connection.execute(largest).all()})
+    changed = sorted({source for source, _ in sizes})
     resized = [{"s": s, "size": new_size[s]} for s in changed if new_size[s] != old_size[s]]
     if resized:
         statement = update(network_sources).where(network_sources.c.source == bindparam("s")).values(
