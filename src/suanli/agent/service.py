@@ -27,6 +27,7 @@ from suanli.agent.backoff import Backoff
 from suanli.agent.delivery import Delivery, Outcome
 from suanli.agent.enrollment import Enrollment
 from suanli.agent.fingerprint import inventory_hash
+from suanli.agent.heap import release_free_heap
 from suanli.agent.logs import log_event, set_level
 from suanli.agent.sdnotify import Notifier
 from suanli.agent.spool import Spool
@@ -152,9 +153,11 @@ class AgentService:
         # Snapshots follow every collection; after a delivery only when it turned from failing to
         # working or back, so steady operation costs one status write per report, not two.
         failing = outcome is Outcome.FAILED
-        if outcome not in (Outcome.IDLE, Outcome.WAITING) and failing != self._delivery_failing:
-            self._delivery_failing = failing
-            self.write_status()
+        if outcome not in (Outcome.IDLE, Outcome.WAITING):
+            if failing != self._delivery_failing:
+                self._delivery_failing = failing
+                self.write_status()
+            release_free_heap()  # the request's buffers, before the agent sleeps till the next cycle
         return outcome
 
     def _after_cycle(self) -> None:
@@ -163,6 +166,7 @@ class AgentService:
             self.notifier.ready(status=f"reporting as {self.enrollment.node_id}")
             log_event("agent.ready", node_id=self.enrollment.node_id, seq=self.spool.stats().last_seq)
         self.write_status()
+        release_free_heap()  # the collection's buffers, before the agent sleeps till the next cycle
 
     def write_status(self, running: bool = True) -> None:
         stats = self.spool.stats()
