@@ -52,7 +52,7 @@ async def post_reports(request: web.Request) -> web.Response:
         raise ApiError("node_revoked")
     batch = await parse_body(request, ReportBatch)
     check_batch(node, batch, request.app[CONFIG].max_batch_reports)
-    result = await request.app[REPORT_WRITER].submit(IngestItem(node, batch.reports))
+    result = await request.app[REPORT_WRITER].submit(IngestItem.prepare(node, batch.reports))
     if isinstance(result, ApiError):
         raise result
     request.app[METRICS].observe_ack(result)

@@ -28,6 +28,13 @@ class IngestItem:
 
     node: NodeIdentity
     reports: list[InventoryReport | UsageReport]
+    # Each usage report's body as the history stores it (None for inventory), encoded by `prepare`
+    # on the event loop: the writer thread is the pipeline's bottleneck and the loop has time.
+    usage_json: list[str | None]
+
+    @classmethod
+    def prepare(cls, node: NodeIdentity, reports: list[InventoryReport | UsageReport]) -> IngestItem:
+        return cls(node, reports, [r.body.model_dump_json() if r.kind == "usage" else None for r in reports])
 
 
 @dataclass
@@ -158,14 +165,14 @@ def _candidates(
     for item in items:
         compacted_seq = states[item.node.node_id].row.compacted_seq
         mine: list[tuple[str, int]] = []
-        for report in item.reports:
+        for report, usage_json in zip(item.reports, item.usage_json):
             key = (report.node_id, report.seq)
-            if key in seen or (report.kind == "usage" and report.seq <= compacted_seq):
+            if key in seen or (usage_json is not None and report.seq <= compacted_seq):
                 continue
             seen.add(key)
             mine.append(key)
-            if report.kind == "usage":
-                usage_rows.append((report.node_id, report.seq, report.sent_at, report.body.model_dump_json()))
+            if usage_json is not None:
+                usage_rows.append((report.node_id, report.seq, report.sent_at, usage_json))
             else:
                 inventory_rows.append(
                     {"node_id": report.node_id, "seq": report.seq, "sent_at": report.sent_at,
