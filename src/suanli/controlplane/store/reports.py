@@ -9,9 +9,9 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from suanli.controlplane import contribution as contrib
@@ -60,19 +60,39 @@ def _insert(connection: Connection, table: Any) -> Any:
     return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
 
 
-@functools.lru_cache(maxsize=4)
-def _lock_nodes_query(dialect_name: str) -> Any:
-    """Built once: the writer thread's time goes to the database, not to rebuilding statements."""
-    query = select(
-        nodes.c.id, nodes.c.status, nodes.c.inventory_seq, nodes.c.usage_seq, nodes.c.last_seq,
-        nodes.c.compacted_seq, nodes.c.contribution, nodes.c.inventory_hash,
-    ).where(nodes.c.id.in_(bindparam("node_ids", expanding=True))).order_by(nodes.c.id)
-    return query.with_for_update() if dialect_name == "postgresql" else query
+class _LockedNode(NamedTuple):
+    """The columns of a node's row the writer reads under lock."""
+
+    id: str
+    status: str
+    inventory_seq: int
+    usage_seq: int
+    last_seq: int
+    compacted_seq: int
+    contribution: str
+    inventory_hash: str
 
 
-def _lock_nodes(connection: Connection, node_ids: list[str]) -> dict[str, Any]:
-    query = _lock_nodes_query(connection.dialect.name)
-    return {row.id: row for row in connection.execute(query, {"node_ids": node_ids}).all()}
+_LOCKED_COLUMNS = ", ".join(_LockedNode._fields)
+# A fixed statement (an array, not an IN list that SQLAlchemy expands per call): compiled once.
+# Rows are locked in id order, so concurrent writers on PostgreSQL never deadlock.
+_POSTGRES_LOCK_NODES = text(
+    f"SELECT {_LOCKED_COLUMNS} FROM nodes WHERE id = ANY(CAST(:node_ids AS VARCHAR[])) ORDER BY id FOR UPDATE"
+)
+
+
+def _lock_nodes(connection: Connection, node_ids: list[str]) -> dict[str, _LockedNode]:
+    """The group's node rows, locked for this transaction (SQLite: the writer holds the write lock)."""
+    if connection.dialect.name == "sqlite":
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            placeholders = ", ".join(["?"] * len(node_ids))  # at most one per request of the group
+            rows = cursor.execute(f"SELECT {_LOCKED_COLUMNS} FROM nodes WHERE id IN ({placeholders})", node_ids)
+            return {row[0]: _LockedNode(*row) for row in rows.fetchall()}
+        finally:
+            cursor.close()
+    rows = connection.execute(_POSTGRES_LOCK_NODES, {"node_ids": node_ids}).all()
+    return {row[0]: _LockedNode(*row) for row in rows}
 
 
 _SQLITE_USAGE_COLUMNS = "INSERT OR IGNORE INTO usage_history (node_id, seq, sent_at, received_at, body, downsampled) VALUES "
@@ -235,7 +255,26 @@ def _update_nodes(connection: Connection, updates: dict[str, dict[str, Any]], no
             changes["inventory_changed_at"] = now
         groups.setdefault(tuple(sorted(changes)), []).append({"b_id": node_id, **changes})
     for columns, rows in groups.items():
-        connection.execute(_update_nodes_statement(columns), rows)
+        if connection.dialect.name == "sqlite":
+            _sqlite_update_nodes(connection, columns, rows)
+        else:
+            connection.execute(_update_nodes_statement(columns), rows)
+
+
+def _sqlite_update_nodes(connection: Connection, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """Straight to sqlite3, like the usage insert: SQLAlchemy's processing of every row's
+    parameters cost more than the update itself. Column names come from `_node_changes` only."""
+    statement = f"UPDATE nodes SET {', '.join(f'{name} = ?' for name in columns)} WHERE id = ?"
+    parameters = [[_sqlite_value(row[name]) for name in columns] + [row["b_id"]] for row in rows]
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(statement, parameters)
+    finally:
+        cursor.close()
+
+
+def _sqlite_value(value: Any) -> Any:
+    return _sqlite_time(value) if isinstance(value, datetime) else value
 
 
 @functools.lru_cache(maxsize=64)
