@@ -9,8 +9,16 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from suanli.controlplane import contribution as contrib
+from suanli.controlplane.store.aggregates import rebuild_network
 from suanli.controlplane.store.nodes import set_node_status
-from suanli.controlplane.store.tables import datacenters, nodes
+from suanli.controlplane.store.tables import (
+    datacenters,
+    network_source_refs,
+    network_source_sizes,
+    network_sources,
+    network_totals,
+    nodes,
+)
 from suanli.schema import Inventory, utc_now
 
 from .factories import batch_json, inventory, inventory_report
@@ -128,3 +136,16 @@ async def test_a_resized_source_moves_every_scope_it_is_seen_in(client, helper) 
     body = await (await client.get("/v1/capacity", params={"by": "province"}, headers=await helper.key())).json()
     assert body["total"]["storage_network_bytes"] == 5 * TB  # back to the size x still reports
     assert await network_mismatches(helper.engine) == []
+
+
+async def test_network_rows_rebuilt_from_stored_contributions(client, helper) -> None:
+    # What migration 0003 does to a database that already holds nodes.
+    await helper.enroll(inventory(hostname="p", nfs=(("nas:/p", 2 * TB), ("nas:/q", 3 * TB))))
+    await helper.enroll(inventory(hostname="q", rack="R02", gpus=0, nfs=(("nas:/q", 4 * TB),)))
+    async with helper.engine.begin() as connection:
+        for table in (network_totals, network_source_refs, network_source_sizes, network_sources):
+            await connection.execute(table.delete())
+        await connection.run_sync(rebuild_network)
+    assert await network_mismatches(helper.engine) == []
+    body = await (await client.get("/v1/capacity", headers=await helper.key())).json()
+    assert body["total"]["storage_network_bytes"] == 6 * TB

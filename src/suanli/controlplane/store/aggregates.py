@@ -10,7 +10,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from suanli.controlplane.contribution import Contribution, Dims
@@ -26,6 +26,7 @@ from suanli.controlplane.store.tables import (
     TOTALS_VALUE_COLUMNS,
     capacity_totals,
     model_totals,
+    nodes,
 )
 
 _DIM_NAMES = ("level", "province", "datacenter", "rack", "status")
@@ -138,4 +139,13 @@ def apply(connection: Connection, delta: AggregateDelta) -> None:
         if _nonzero(v)
     ]
     _upsert_sums(connection, model_totals, [*_DIM_NAMES, "vendor", "model"], model_rows)
+    network.apply(connection, delta.source_refs, delta.source_sizes)
+
+
+def rebuild_network(connection: Connection) -> None:
+    """The network-storage rows added up afresh from every stored node's contribution, into empty
+    tables (migration 0003 fills its new tables so)."""
+    delta = AggregateDelta()
+    for (text,) in connection.execute(select(nodes.c.contribution)):
+        delta.add_network(Contribution.from_json(text), +1)
     network.apply(connection, delta.source_refs, delta.source_sizes)

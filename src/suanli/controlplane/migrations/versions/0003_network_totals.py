@@ -67,20 +67,10 @@ def upgrade() -> None:
             "level", "statuses", "vendor", "model", "province", "datacenter", "rack", name=op.f("pk_network_totals")
         ),
     )
-    _rebuild_from_contributions()
+    # Every stored node's sources, added as enrollment adds them (a fresh database has none).
+    from suanli.controlplane.store.aggregates import rebuild_network
 
-
-def _rebuild_from_contributions() -> None:
-    """Every stored node's sources, added as enrollment would add them (a fresh database has none)."""
-    from suanli.controlplane.contribution import Contribution
-    from suanli.controlplane.store import network
-    from suanli.controlplane.store.aggregates import AggregateDelta
-
-    connection = op.get_bind()
-    delta = AggregateDelta()
-    for (text,) in connection.execute(sa.text("SELECT contribution FROM nodes")):
-        delta.add_network(Contribution.from_json(text), +1)
-    network.apply(connection, delta.source_refs, delta.source_sizes)
+    rebuild_network(op.get_bind())
 
 
 def downgrade() -> None:
