@@ -96,7 +96,8 @@ def _lock_nodes(connection: Connection, node_ids: list[str]) -> dict[str, _Locke
 
 
 _SQLITE_USAGE_COLUMNS = "INSERT OR IGNORE INTO usage_history (node_id, seq, sent_at, received_at, body, downsampled) VALUES "
-_SQLITE_ROWS_PER_STATEMENT = 500  # 5 parameters a row, well under SQLite's 32 766 bound parameters
+_SQLITE_MAX_PARAMETERS = 32_766  # bound parameters in one statement (SQLite ≥ 3.32)
+_SQLITE_ROWS_PER_STATEMENT = 500  # 5 parameters a row, well under _SQLITE_MAX_PARAMETERS
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -262,13 +263,24 @@ def _update_nodes(connection: Connection, updates: dict[str, dict[str, Any]], no
 
 
 def _sqlite_update_nodes(connection: Connection, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    """Straight to sqlite3, like the usage insert: SQLAlchemy's processing of every row's
-    parameters cost more than the update itself. Column names come from `_node_changes` only."""
-    statement = f"UPDATE nodes SET {', '.join(f'{name} = ?' for name in columns)} WHERE id = ?"
-    parameters = [[_sqlite_value(row[name]) for name in columns] + [row["b_id"]] for row in rows]
+    """Straight to sqlite3, like the usage insert, and one statement for all rows (UPDATE … FROM
+    VALUES): SQLAlchemy's per-row parameter processing cost more than the update, and an
+    executemany gives up the GIL once per row, each time waiting for the event loop to hand it
+    back. Column names come from `_node_changes` only."""
+    assignments = ", ".join(f"{name} = v.column{position}" for position, name in enumerate(columns, start=2))
+    row_placeholders = "(" + ", ".join(["?"] * (len(columns) + 1)) + ")"
+    rows_per_statement = _SQLITE_MAX_PARAMETERS // (len(columns) + 1)
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(statement, parameters)
+        for start in range(0, len(rows), rows_per_statement):
+            chunk = rows[start:start + rows_per_statement]
+            values = ", ".join([row_placeholders] * len(chunk))
+            parameters: list[Any] = []
+            for row in chunk:
+                parameters.append(row["b_id"])
+                parameters += (_sqlite_value(row[name]) for name in columns)
+            cursor.execute(f"UPDATE nodes SET {assignments} FROM (VALUES {values}) AS v WHERE nodes.id = v.column1",
+                           parameters)
     finally:
         cursor.close()
 
