@@ -10,12 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from conftest import free_tcp_port
 from fakes.agent_collection import FakeCollection, agent_config
 from fakes.control_plane import CREDENTIAL, NODE_ID, FakeControlPlane
 
 from suanli.agent.cli import main
 from suanli.agent.commands import EXIT_CONFIG, run_command
+from suanli.agent.delivery import Outcome
 from suanli.agent.enrollment import Enrollment
 from suanli.agent.sdnotify import Notifier
 from suanli.agent.service import AgentService, ServiceSignal
@@ -224,3 +226,22 @@ async def test_watchdog_pings_only_while_cycles_make_progress(tmp_path: Path) ->
         listener.close()
         service.spool.close()
     assert set(pings) == {b"WATCHDOG=1"}
+
+
+async def test_heap_is_trimmed_after_a_spooled_cycle_and_a_delivery_not_after_an_idle_one(
+    tmp_path: Path, plane: FakeControlPlane, server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trims: list[str] = []
+    monkeypatch.setattr("suanli.agent.service.release_free_heap", lambda: trims.append("trim"))
+    service = AgentService(agent_config(tmp_path), enrollment(server_url), FakeCollection(), notifier=Notifier({}))
+    service.open()
+    try:
+        await service.usage_cycle()
+        assert trims == ["trim"]
+        assert await service.delivery_cycle() is Outcome.DELIVERED
+        assert trims == ["trim", "trim"]
+        assert await service.delivery_cycle() is Outcome.IDLE  # nothing spooled: nothing freed to give back
+        assert trims == ["trim", "trim"]
+    finally:
+        await service.stop()
+    assert len(plane.stored) == 1
