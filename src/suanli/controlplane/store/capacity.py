@@ -112,7 +112,7 @@ class _Shape:
 
 @dataclass
 class _Group:
-    values: dict[str, float] = field(default_factory=dict)
+    values: list[float] = field(default_factory=lambda: [0] * len(TOTALS_VALUE_COLUMNS))  # in that order
     models: dict[tuple[str, str, bool], list[int]] = field(default_factory=dict)
     network_bytes: int = 0
     rated_kw: float | None = None
@@ -149,17 +149,18 @@ def _statements(shape: _Shape) -> dict[str, Any]:
 
 
 _CONVERTERS = [float if c.startswith("flops_") else int for c in TOTALS_VALUE_COLUMNS]
-_NODES = TOTALS_VALUE_COLUMNS.index("nodes")
+_AT = {column: index for index, column in enumerate(TOTALS_VALUE_COLUMNS)}
+_NODES = _AT["nodes"]
+_FLOPS_AT = [(precision, _AT[f"flops_{precision}"]) for precision in FLOPS_PRECISIONS]
 
 
 def _group_sums(connection: Connection, statement: Select, width: int, parameters: dict, groups: dict) -> None:
     for row in connection.execute(statement, parameters):
         if not row[width + _NODES]:
             continue  # only nodes that left this group once contributed here
-        groups[tuple(row[:width])] = _Group(values={
-            column: convert(value or 0)
-            for column, convert, value in zip(TOTALS_VALUE_COLUMNS, _CONVERTERS, row[width:])
-        })
+        groups[tuple(row[:width])] = _Group(values=[
+            convert(value or 0) for convert, value in zip(_CONVERTERS, row[width:])
+        ])
 
 
 def _model_counts(connection: Connection, statement: Select, width: int, parameters: dict, groups: dict) -> None:
@@ -331,24 +332,25 @@ def _figures(group: _Group, cls: type[CapacityFigures], keys: dict[str, Any] | N
         _construct(AcceleratorModelCount, {"vendor": v, "model": m, "known": k, "total": t, "in_use": u})
         for (v, m, k), (t, u) in sorted(group.models.items())
     ]
+    local_bytes = int(values[_AT["storage_local_bytes"]])
     figures: dict[str, Any] = {
-        "nodes": int(values.get("nodes", 0)),
-        "cpu_physical_cores": int(values.get("cpu_physical_cores", 0)),
-        "cpu_logical_cores": int(values.get("cpu_logical_cores", 0)),
-        "memory_bytes": int(values.get("memory_bytes", 0)),
-        "accelerators_total": int(values.get("accelerators", 0)),
-        "accelerators_in_use": int(values.get("accelerators_in_use", 0)),
-        "accelerators_unknown": int(values.get("accelerators_unknown", 0)),
+        "nodes": int(values[_AT["nodes"]]),
+        "cpu_physical_cores": int(values[_AT["cpu_physical_cores"]]),
+        "cpu_logical_cores": int(values[_AT["cpu_logical_cores"]]),
+        "memory_bytes": int(values[_AT["memory_bytes"]]),
+        "accelerators_total": int(values[_AT["accelerators"]]),
+        "accelerators_in_use": int(values[_AT["accelerators_in_use"]]),
+        "accelerators_unknown": int(values[_AT["accelerators_unknown"]]),
         "accelerators": models,
         "unknown_accelerator_models": sorted({m for (_, m, known) in group.models if not known}),
-        "flops": {p: float(values.get(f"flops_{p}", 0.0)) for p in FLOPS_PRECISIONS},
+        "flops": {precision: float(values[at]) for precision, at in _FLOPS_AT},
         "accelerators_without_flops": _without_flops(group.models),
-        "storage_local_bytes": int(values.get("storage_local_bytes", 0)),
+        "storage_local_bytes": local_bytes,
         "storage_network_bytes": network_bytes,
-        "storage_bytes": int(values.get("storage_local_bytes", 0)) + network_bytes,
-        "ports_400g": int(values.get("ports_400g", 0)),
-        "ports_200g": int(values.get("ports_200g", 0)),
-        "ports_100g": int(values.get("ports_100g", 0)),
+        "storage_bytes": local_bytes + network_bytes,
+        "ports_400g": int(values[_AT["ports_400g"]]),
+        "ports_200g": int(values[_AT["ports_200g"]]),
+        "ports_100g": int(values[_AT["ports_100g"]]),
         "rated_kw": group.rated_kw,
         "standard_racks": None if group.rated_kw is None else group.rated_kw / STANDARD_RACK_KW,
     }
@@ -359,9 +361,9 @@ def _figures(group: _Group, cls: type[CapacityFigures], keys: dict[str, Any] | N
 
 def _total(groups: dict[tuple, _Group], rated_kw: float | None, network_bytes: int) -> _Group:
     total = _Group(rated_kw=rated_kw, network_bytes=network_bytes)
+    if groups:
+        total.values = [sum(column) for column in zip(*(group.values for group in groups.values()))]
     for group in groups.values():
-        for column, value in group.values.items():
-            total.values[column] = total.values.get(column, 0) + value
         for model, (count, in_use) in group.models.items():
             entry = total.models.setdefault(model, [0, 0])
             entry[0] += count
