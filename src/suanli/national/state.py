@@ -133,7 +133,8 @@ class PullState:
     """One SQLite file holding everything a later incremental pull needs."""
 
     def __init__(self, path: Path | str) -> None:
-        self.connection = sqlite3.connect(str(path), isolation_level=None)
+        # Used by one thread at a time, but not always the one that opened it: a sync stores pages in a thread.
+        self.connection = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute("PRAGMA synchronous=NORMAL")
         # Hardware hashes are random keys: each page of inserts touches pages all over their index, so a

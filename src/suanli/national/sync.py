@@ -194,38 +194,51 @@ class _Feed:
         return page, await self.checker.check(page["events"], digests)
 
 
+def _store_page(state: PullState, url: str, page: dict[str, Any], checked: list[Checked | None], report: SourceReport,
+                signs_pages: bool, commit: bool) -> None:
+    """Apply one verified page and its cursor; with `commit`, end the transaction and start the next."""
+    _apply_page(state, url, page["events"], checked, report)
+    state.save_source(url, report.issuer, page["next_cursor"], None, time.time(), signs_pages)
+    if commit:
+        state.commit()
+        state.begin()
+
+
 async def _sync_feed(state: PullState, url: str, feed: _Feed, cursor: str, report: SourceReport,
                      progress: Progress | None) -> str:
     """Page through the feed; the next page downloads and is verified while this one is stored.
 
-    Each page is stored with its cursor; a transaction spans PAGES_PER_COMMIT pages, since a commit
-    writes every index page the random hardware hashes touched. A failure keeps what was committed.
+    The store runs in a thread (SQLite releases the GIL), so the event loop keeps reading and
+    parsing the next page meanwhile rather than leaving it in the socket buffers. Each page is
+    stored with its cursor; a transaction spans PAGES_PER_COMMIT pages, since a commit writes every
+    index page the random hardware hashes touched. A failure keeps what was committed.
     """
     page, digests = await feed.fetch(cursor)
     if page["has_more"]:
         feed.checker.start_pool()
     current = await feed.checker.check(page["events"], digests)
     following: asyncio.Future[tuple[dict[str, Any], list[Checked | None]]] | None = None
+    storing: asyncio.Future[None] | None = None
     state.begin()
     try:
         for pages in itertools.count(1):
             following = asyncio.ensure_future(feed.fetch_checked(page["next_cursor"])) if page["has_more"] else None
-            await asyncio.sleep(0)  # let the next page's request go out before this one is stored
-            _apply_page(state, url, page["events"], current, report)
+            commit = following is not None and pages % PAGES_PER_COMMIT == 0
+            storing = asyncio.ensure_future(asyncio.to_thread(
+                _store_page, state, url, page, current, report, feed.signs_pages, commit))
+            await storing
             cursor = page["next_cursor"]
-            state.save_source(url, report.issuer, cursor, None, time.time(), feed.signs_pages)
             if progress is not None:
                 progress(url, report.issued + report.revoked + report.expired + len(report.rejected))
             if following is None:
                 break
-            if pages % PAGES_PER_COMMIT == 0:
-                state.commit()
-                state.begin()
             page, current = await following
     except BaseException:
-        state.rollback()
         if following is not None:
             following.cancel()
+        if storing is not None and not storing.done():
+            await asyncio.wait([storing])  # the connection is the store thread's until it returns
+        state.rollback()
         raise
     state.commit()
     return cursor
