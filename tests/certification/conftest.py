@@ -88,7 +88,7 @@ class Plane:
 @pytest.fixture
 def config(database_url: str, tmp_path: Path) -> ControlPlaneConfig:
     settings = CertificationSettings(enabled=False, issuer="https://cp.test", certificate_validity_s=3600)
-    return ControlPlaneConfig(data_dir=tmp_path, database=database_url, auth_cache_ttl_s=0, certification=settings)
+    return ControlPlaneConfig(data_dir=tmp_path, database=database_url, auth_cache_ttl_s=0, node_auth_cache_ttl_s=0, certification=settings)
 
 
 @pytest.fixture

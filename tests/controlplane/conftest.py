@@ -21,7 +21,7 @@ from .factories import inventory
 
 @pytest.fixture
 def config(database_url: str, tmp_path: Path) -> ControlPlaneConfig:
-    return ControlPlaneConfig(data_dir=tmp_path, database=database_url, auth_cache_ttl_s=0)
+    return ControlPlaneConfig(data_dir=tmp_path, database=database_url, auth_cache_ttl_s=0, node_auth_cache_ttl_s=0)
 
 
 @pytest.fixture

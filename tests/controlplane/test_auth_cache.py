@@ -45,3 +45,14 @@ async def test_zero_ttl_caches_nothing() -> None:
     cache: TtlCache[str] = TtlCache(ttl_s=0)
     cache.put("k", "v")
     assert cache.get("k") is None
+
+
+def test_a_full_cache_drops_its_oldest_entries_not_everything() -> None:
+    cache: TtlCache[str] = TtlCache(ttl_s=60, max_entries=16)
+    for n in range(16):
+        cache.put(f"k{n}", f"v{n}")
+    cache.put("k0", "v0")  # refreshed: now the youngest
+    cache.put("k16", "v16")  # full: the oldest eighth (k1, k2) goes
+    assert len(cache) == 15
+    assert cache.get("k1") is None and cache.get("k2") is None
+    assert cache.get("k0") == "v0" and cache.get("k3") == "v3" and cache.get("k16") == "v16"

@@ -111,7 +111,7 @@ async def test_the_enrolling_process_knows_the_new_credential(
     aiohttp_client, config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first report needs no credential look-up on the process that enrolled the node."""
-    client = await aiohttp_client(create_app(config.model_copy(update={"auth_cache_ttl_s": 30.0})))
+    client = await aiohttp_client(create_app(config.model_copy(update={"node_auth_cache_ttl_s": 30.0})))
     token = await Helper(client).token(uses=1)
     enrolled = await (await _enroll(client, token, "first")).json()
 

@@ -146,3 +146,21 @@ async def test_revoked_node_is_refused(client, helper) -> None:
     response = await _post(client, headers, batch_json(usage_report(node_id, 1)))
     assert response.status == 403
     assert (await response.json())["error"]["code"] == "node_revoked"
+
+
+async def test_revoked_node_is_refused_at_once_while_its_credential_is_cached(aiohttp_client, config) -> None:  # noqa: ANN001
+    from suanli.controlplane.app import create_app
+    from suanli.controlplane.store.nodes import set_node_status
+    from suanli.schema import utc_now
+
+    from .conftest import Helper
+
+    client = await aiohttp_client(create_app(config.model_copy(update={"node_auth_cache_ttl_s": 300.0})))
+    helper = Helper(client)
+    node_id, headers = await helper.enroll()
+    assert (await _post(client, headers, batch_json(usage_report(node_id, 1)))).status == 200  # now cached
+    await set_node_status(helper.engine, node_id, "revoked", utc_now(), actor="test")
+    response = await _post(client, headers, batch_json(usage_report(node_id, 2)))
+    assert response.status == 403
+    assert (await response.json())["error"]["code"] == "node_revoked"
+    assert await _count(helper, usage_history) == 1

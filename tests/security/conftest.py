@@ -37,7 +37,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 def make_config(database_url: str, data_dir: Path, **overrides: Any) -> ControlPlaneConfig:
     """The test config: no auth cache (revocations at once), no background sweep (a quiet database)."""
-    settings = {"data_dir": data_dir, "database": database_url, "auth_cache_ttl_s": 0,
+    settings = {"data_dir": data_dir, "database": database_url, "auth_cache_ttl_s": 0, "node_auth_cache_ttl_s": 0,
                 "certification": CertificationSettings(enabled=False), **overrides}
     return ControlPlaneConfig(**settings)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -13,17 +14,19 @@ from suanli.controlplane.credentials import API_KEY_PREFIX
 from suanli.controlplane.errors import ApiError
 
 Value = TypeVar("Value")
-_MAX_CACHE_ENTRIES = 100_000
 
 
 class TtlCache(Generic[Value]):
     """Short-lived memory of credential look-ups: spares the database a read on every report.
 
-    A revocation therefore takes effect within `ttl_s` on every process.
+    A revocation therefore takes effect within `ttl_s` on every process. Bounded by
+    `max_entries`: when full, the oldest eighth is dropped (insertion order), never the whole cache —
+    a fleet larger than the bound would otherwise miss on nearly every request.
     """
 
-    def __init__(self, ttl_s: float) -> None:
+    def __init__(self, ttl_s: float, max_entries: int = 200_000) -> None:
         self.ttl_s = ttl_s
+        self.max_entries = max_entries
         self._entries: dict[str, tuple[float, Value]] = {}
         self._loading: dict[str, asyncio.Future[Value | None]] = {}
 
@@ -62,9 +65,14 @@ class TtlCache(Generic[Value]):
     def put(self, key: str, value: Value) -> None:
         if self.ttl_s <= 0:
             return
-        if len(self._entries) >= _MAX_CACHE_ENTRIES:
-            self._entries.clear()  # crude but bounded; a refill costs one read per caller
+        self._entries.pop(key, None)  # re-inserted at the end: insertion order is age order
+        if len(self._entries) >= self.max_entries:
+            for oldest in list(itertools.islice(self._entries, max(1, self.max_entries // 8))):
+                del self._entries[oldest]
         self._entries[key] = (time.monotonic() + self.ttl_s, value)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def clear(self) -> None:
         self._entries.clear()

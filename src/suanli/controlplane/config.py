@@ -55,8 +55,14 @@ class ControlPlaneConfig(BaseSettings):
     in_use_threshold_percent: Annotated[float, Field(ge=0, le=100)] = 5.0
     # Group commit: at most this many concurrent requests' writes share one transaction.
     group_commit_max_requests: Annotated[int, Field(ge=1, le=10_000)] = 256
-    # How long a node credential / API key lookup is cached in memory (0 disables).
+    # How long an API key lookup is cached in memory (0 disables): a revoked key works this long.
     auth_cache_ttl_s: Annotated[float, Field(ge=0, le=300)] = 30.0
+    # How long a node credential lookup is cached (0 disables). Longer than the agents' 30 s usage
+    # interval, or nearly every report pays a database read; a revoked node is still refused at
+    # once, because the writer re-reads its status under lock in the report's own transaction.
+    node_auth_cache_ttl_s: Annotated[float, Field(ge=0, le=3600)] = 300.0
+    # Credentials and keys remembered per process; the oldest eighth is dropped when full.
+    auth_cache_max_entries: Annotated[int, Field(ge=1, le=10_000_000)] = 500_000
     database_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
     # Serve HTTPS directly (PEM certificate chain and private key; both or neither).
     tls_cert: Path | None = None

@@ -18,7 +18,7 @@ from suanli.schema import ReportBatch, utc_now
 async def authenticated_node(request: web.Request) -> NodeIdentity:
     """The node whose credential is presented, or 401 `invalid_credential`.
 
-    Cached for `auth_cache_ttl_s`: the node's status is checked again by the writer under lock,
+    Cached for `node_auth_cache_ttl_s`: the node's status is checked again by the writer under lock,
     so a revoked node is refused at once; only a revoked credential waits out the cache.
     """
     secret = bearer_secret(request)
