@@ -15,8 +15,12 @@ CPU is each process's own user+system time; the agent's is taken over its measur
 The agent process is started the way systemd starts `suanli-agent run`: with the Environment= of
 systemd/suanli-agent.service, loading the agent through `suanli.agent.cli` first (which keeps
 OpenSSL out of a plain-http agent), and with no module of this harness beyond the few below, so
-its RSS is what an installed agent's would be. The last line of standard output is the JSON
-result (see bench/README.md).
+its RSS is what an installed agent's would be. Like the console script, the child's `__main__` is
+one line and the code it runs comes from compiled modules: running this 400-line file as the
+child's script made Python compile it from source, and that, with building and running this
+harness's argument parser, left ~2 MB in the child that `suanli-agent run` never holds
+(bench/RESULTS.md). The child parses its arguments with the agent's own parser, as `run` does.
+The last line of standard output is the JSON result (see bench/README.md).
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ UNIT_FILE = REPO_ROOT / "systemd" / "suanli-agent.service"
 RSS_TARGET_BYTES = 40 * 10**6
 CPU_RATIO_TARGET = 0.5
 WARMUP_CYCLES = 50
+# The agent child's whole `__main__`, as small as the console script's: it imports this file as a
+# module (from its compiled cache) and runs `agent_main` with the rest of its command line.
+AGENT_CHILD_CODE = (
+    "import sys; sys.path.insert(0, sys.argv[1]); import agent_footprint; "
+    "sys.exit(agent_footprint.agent_main(sys.argv[2:]))"
+)
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 MODES = ("http", "https", "https-system")
 
@@ -119,6 +129,20 @@ async def agent_cycles(state_dir: Path, config_path: Path, cycles: int) -> dict[
         "acked": acked,
         "spool_depth_after": depth,
     }
+
+
+def agent_main(argv: list[str]) -> int:
+    """The agent child: `suanli-agent`'s own parser reads `run --state-dir DIR --config PATH`, then
+    the cycles run; argv is `[state_dir, config_path, cycles]`."""
+    from suanli.agent import cli  # first, as the console script does (suanli.agent.lean)
+
+    state_dir, config_path, cycles = argv
+    args = cli.build_parser().parse_args(["run", "--state-dir", state_dir, "--config", config_path])
+
+    import asyncio
+
+    print(json.dumps(asyncio.run(agent_cycles(args.state_dir, args.config, int(cycles)))))
+    return 0
 
 
 # -- the harness ------------------------------------------------------------------------------------
@@ -266,8 +290,8 @@ def run_side_by_side(work: Path, cycles: int, scrapes: int, mode: str = "http") 
     try:
         enroll_agent(server_url, database_url, state_dir, config_path, agent_env)
         agent = subprocess.Popen(
-            [sys.executable, __file__, "--agent", str(state_dir), "--config", str(config_path),
-             "--cycles", str(cycles)],
+            [sys.executable, "-c", AGENT_CHILD_CODE, str(Path(__file__).resolve().parent), str(state_dir),
+             str(config_path), str(cycles)],
             stdout=subprocess.PIPE, text=True, env=agent_env,
         )
         stop, scraped = threading.Event(), {}
@@ -338,17 +362,12 @@ def main() -> int:
                         help="comma-separated, each run on its own: " + ", ".join(MODES) + " (default: all)")
     parser.add_argument("--https", dest="modes", action="store_const", const=["https"],
                         help="only https: control plane on TLS (a test CA), the agent then loads OpenSSL")
-    parser.add_argument("--agent", type=Path, help=argparse.SUPPRESS)  # internal: the agent child
-    parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.agent:
-        import suanli.agent.cli  # noqa: F401  # first, as the console script does (suanli.agent.lean)
-
-        import asyncio
-
-        print(json.dumps(asyncio.run(agent_cycles(args.agent, args.config, args.cycles))))
-        return 0
+    import py_compile
     import tempfile
+
+    # The agent child imports this file as a module: compiled once here, not in the measured process.
+    py_compile.compile(__file__, doraise=True)
 
     runs: dict[str, dict[str, object]] = {}
     for mode in args.modes:
