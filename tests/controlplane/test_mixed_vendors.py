@@ -170,3 +170,54 @@ async def test_resending_the_same_inventory_changes_nothing(client, helper, tmp_
     assert after == before
     assert after["province"]["total"]["accelerators_total"] == len(node.accelerators)
     assert mismatches(await recount(helper.engine), *await stored_totals(helper.engine)) == []
+
+
+async def test_a_node_with_two_models_of_one_vendor_counts_once_per_vendor(client, helper) -> None:
+    from .factories import H100_BYTES
+
+    two_models = inventory(hostname="two-models", gpus=4)
+    extra = [a.model_copy(update={"index": 4 + i, "model": "NVIDIA L40S", "uuid": f"GPU-l40s-{i}",
+                                  "memory_total_bytes": 48 * 2**30}) for i, a in enumerate(two_models.accelerators[:2])]
+    two_models = two_models.model_copy(update={"accelerators": [*two_models.accelerators, *extra]})
+    assert {a.model for a in two_models.accelerators} == {"NVIDIA H100 80GB HBM3", "NVIDIA L40S"}
+    assert all(a.memory_total_bytes in (H100_BYTES, 48 * 2**30) for a in two_models.accelerators)
+    await helper.enroll(two_models)
+    await helper.enroll(inventory(hostname="cpu-only", gpus=0))
+    key = await helper.key()
+
+    by_place = (await _capacity(client, key, by="province"))["groups"][0]
+    by_vendor = {g["vendor"]: g for g in (await _capacity(client, key, by="vendor"))["groups"]}
+    nvidia = by_vendor["nvidia"]
+    # One node, its cores and memory once, all six devices under the one vendor.
+    assert (nvidia["nodes"], nvidia["accelerators_total"]) == (1, 6)
+    assert nvidia["cpu_physical_cores"] == 112 and nvidia["memory_bytes"] == 2 * 2**40
+    assert sum(g["nodes"] for g in by_vendor.values()) == by_place["nodes"] == 2, sorted(by_vendor)
+    in_province = (await _capacity(client, key, by="province", vendor="nvidia"))["groups"][0]
+    assert (in_province["nodes"], in_province["accelerators_total"]) == (1, 6)
+    # Grouped by model, the node is in both model groups (documented), each with its own devices.
+    by_model = {g["accelerator_model"]: g for g in (await _capacity(client, key, by="accelerator_model"))["groups"]}
+    assert {m: (g["nodes"], g["accelerators_total"]) for m, g in by_model.items() if g["accelerators_total"]} == {
+        "NVIDIA H100 SXM5 80GB": (1, 4), "NVIDIA L40S 48GB": (1, 2)}
+    assert not await mismatches_now(helper)
+
+
+async def mismatches_now(helper) -> list[str]:  # noqa: ANN001
+    return mismatches(await recount(helper.engine), *await stored_totals(helper.engine))
+
+
+async def test_migration_0004_adds_the_vendor_rows_a_database_from_before_lacks(client, helper) -> None:
+    from sqlalchemy import delete
+
+    from suanli.controlplane.store.aggregates import rebuild_vendor_rows
+    from suanli.controlplane.store.tables import model_totals
+
+    await helper.enroll(inventory(hostname="a", gpus=8))
+    await helper.enroll(inventory(hostname="b", gpus=0))
+    async with helper.engine.begin() as connection:  # the table as it was before 0004
+        removed = await connection.execute(
+            delete(model_totals).where(model_totals.c.model == "", model_totals.c.vendor != ""))
+    assert removed.rowcount == 3  # one vendor row per rack, data center and province
+    assert await mismatches_now(helper)
+    async with helper.engine.begin() as connection:
+        await connection.run_sync(rebuild_vendor_rows)
+    assert not await mismatches_now(helper)

@@ -11,6 +11,11 @@ from suanli.schema import Accelerator, CpuInfo, Inventory, NetworkInterface, Usa
 
 PORT_BUCKETS_MBPS = (("ports_400g", 400_000), ("ports_200g", 200_000), ("ports_100g", 100_000))
 NO_ACCELERATOR = ("", "")  # the model key of a node without accelerators
+# The model key of a vendor's own row, (vendor, ""): all that vendor's models of a node with its
+# node-level figures once. Summing the per-model rows by vendor would count a node with two models
+# of one vendor (an A100 beside a T4) twice in nodes, cores, memory and ports.
+VENDOR_TOTAL_MODEL = ""
+_ACCELERATOR_FIGURES = ("flops_", "accelerators")
 UNKNOWN_MODEL = "unknown"
 Dims = tuple[str, str, str, str]  # province, datacenter, rack, status
 ModelKey = tuple[str, str]  # vendor, model
@@ -162,6 +167,24 @@ def compute(
     return Contribution(
         dims, node, models, _network_sources(inventory), accelerators, sorted(in_use)
     )
+
+
+def vendor_parts(contribution: Contribution) -> dict[str, ModelPart]:
+    """One part per accelerator vendor of the node: its models' accelerator figures added up,
+    the node-level figures (the same in every model's part) once."""
+    parts: dict[str, ModelPart] = {}
+    for (vendor, _model), part in contribution.models.items():
+        if not vendor:
+            continue  # a node without accelerators has no vendor
+        total = parts.get(vendor)
+        if total is None:
+            parts[vendor] = ModelPart(part.known, dict(part.values))
+            continue
+        total.known = total.known and part.known
+        for name, value in part.values.items():
+            if name.startswith(_ACCELERATOR_FIGURES):
+                total.values[name] = total.values.get(name, 0) + value
+    return parts
 
 
 def with_in_use(contribution: Contribution, in_use: set[int]) -> Contribution:

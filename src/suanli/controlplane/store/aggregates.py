@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from suanli.controlplane.contribution import Contribution, Dims
+from suanli.controlplane.contribution import VENDOR_TOTAL_MODEL, Contribution, Dims, ModelPart, vendor_parts
 from suanli.controlplane.store import network
 from suanli.controlplane.store.network import Scope
 from suanli.controlplane.store.tables import (
@@ -69,12 +69,18 @@ class AggregateDelta:
         """Add (+1) or subtract (−1) one node's contribution, at every level."""
         if contribution is None:
             return
+        vendors = vendor_parts(contribution)
         for dims in rollups(contribution.dims):
             _accumulate(self.capacity.setdefault(dims, {}), contribution.node, sign)
             for (vendor, model), part in contribution.models.items():
-                known, values = self.models.setdefault((dims, vendor, model), (part.known, {}))
-                _accumulate(values, part.values, sign)
+                self.add_model(dims, vendor, model, part, sign)
+            for vendor, part in vendors.items():
+                self.add_model(dims, vendor, VENDOR_TOTAL_MODEL, part, sign)
         self.add_network(contribution, sign)
+
+    def add_model(self, dims: LevelDims, vendor: str, model: str, part: ModelPart, sign: int) -> None:
+        known, values = self.models.setdefault((dims, vendor, model), (part.known, {}))
+        _accumulate(values, part.values, sign)
 
     def add_network(self, contribution: Contribution, sign: int) -> None:
         """The network-storage part of `add` alone."""
@@ -140,6 +146,18 @@ def apply(connection: Connection, delta: AggregateDelta) -> None:
     ]
     _upsert_sums(connection, model_totals, [*_DIM_NAMES, "vendor", "model"], model_rows)
     network.apply(connection, delta.source_refs, delta.source_sizes)
+
+
+def rebuild_vendor_rows(connection: Connection) -> None:
+    """Each vendor's rows (model `VENDOR_TOTAL_MODEL`) added up from every stored node's
+    contribution, into a table that has none yet (migration 0004 fills them so)."""
+    delta = AggregateDelta()
+    for (text,) in connection.execute(select(nodes.c.contribution)):
+        contribution = Contribution.from_json(text)
+        for dims in rollups(contribution.dims):
+            for vendor, part in vendor_parts(contribution).items():
+                delta.add_model(dims, vendor, VENDOR_TOTAL_MODEL, part, +1)
+    apply(connection, delta)
 
 
 def rebuild_network(connection: Connection) -> None:

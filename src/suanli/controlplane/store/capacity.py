@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Select, Table, bindparam, func, literal_column, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from suanli.controlplane.contribution import VENDOR_TOTAL_MODEL
 from suanli.controlplane.store.network import statuses_mask
 from suanli.controlplane.store.tables import (
     ALL,
@@ -128,6 +129,17 @@ def _filtered(statement: Select, table: Table, shape: _Shape) -> Select:
     return statement.where(table.c.status.in_(bindparam("statuses", expanding=True)))
 
 
+def _model_rows(shape: _Shape) -> Any:
+    """Which `model_totals` rows a query adds up. Per vendor (grouped or filtered by vendor, no
+    model named) it is each vendor's own row, where a node with two models of one vendor counts
+    once; otherwise the per-model rows, nodes without accelerators included (vendor and model '')."""
+    if shape.by != "accelerator_model" and "accelerator_model" not in shape.filters and (
+        shape.by == "vendor" or "vendor" in shape.filters
+    ):
+        return model_totals.c.model == VENDOR_TOTAL_MODEL
+    return or_(model_totals.c.model != VENDOR_TOTAL_MODEL, model_totals.c.vendor == "")
+
+
 @lru_cache(maxsize=512)
 def _statements(shape: _Shape) -> dict[str, Any]:
     """The statements answering queries of `shape`, built once."""
@@ -135,6 +147,8 @@ def _statements(shape: _Shape) -> dict[str, Any]:
     table = model_totals if shape.by_accelerator else capacity_totals
     sums = _filtered(select(*[table.c[k] for k in keys], *[func.sum(table.c[c]) for c in TOTALS_VALUE_COLUMNS]),
                      table, shape).group_by(*[table.c[k] for k in keys])
+    if shape.by_accelerator:
+        sums = sums.where(_model_rows(shape))
     models = _filtered(
         select(*[model_totals.c[k] for k in keys], model_totals.c.vendor, model_totals.c.model, model_totals.c.known,
                func.sum(model_totals.c.accelerators), func.sum(model_totals.c.accelerators_in_use)),
