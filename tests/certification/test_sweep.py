@@ -135,3 +135,22 @@ async def test_summary_is_served_from_cache_while_a_fresh_one_builds(plane: Plan
     after_sweep = await plane.service.summary()
     assert (first.summary.totals.nodes, after_sweep.summary.totals.nodes) == (0, 1)
     assert await plane.service.summary() is after_sweep  # within the refresh interval: the same one
+
+
+async def test_summary_built_at_start_up_is_the_one_the_first_request_gets(plane: Plane) -> None:
+    started = plane.service._rebuild
+    assert started is not None  # start-up began building the summary
+    await started
+    builds: list[object] = []
+    original = plane.service._rebuild_summary
+
+    async def counted() -> object:
+        builds.append(None)
+        return await original()
+
+    plane.service._rebuild_summary = counted  # type: ignore[method-assign]
+    plane.service._summary = None  # as if never built: start the build again as start-up does
+    plane.service.warm_summary()
+    first = await plane.service.summary()  # arrives while that build runs: waits for it, builds nothing more
+    assert len(builds) == 1
+    assert await plane.service.summary() is first

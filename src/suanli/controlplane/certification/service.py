@@ -88,11 +88,22 @@ class CertificationService:
         loop_now = asyncio.get_running_loop().time()
         refresh_after_s = min(max(SUMMARY_CACHE_S, self.settings.sweep_interval_s), self.settings.summary_validity_s / 4)
         cached = self._summary
+        if cached is None and self._rebuild is not None and not self._rebuild.done():
+            try:  # the build started with the server: not a second one
+                return await asyncio.shield(self._rebuild)
+            except Exception:  # noqa: BLE001 - logged by the task; this request builds again below
+                pass
         if cached is not None and loop_now - cached[0] <= self.settings.summary_validity_s / 2:
             if loop_now - cached[0] > refresh_after_s and (self._rebuild is None or self._rebuild.done()):
                 self._rebuild = asyncio.create_task(self._locked_rebuild())
             return cached[1]
         return await self._locked_rebuild()
+
+    def warm_summary(self) -> None:
+        """Start building the summary in the background, so the first pull after a start need not wait for it."""
+        if self._rebuild is None or self._rebuild.done():
+            self._rebuild = asyncio.create_task(self._locked_rebuild())
+            self._rebuild.add_done_callback(_log_failed_build)
 
     async def _locked_rebuild(self) -> SignedSummary:
         async with self._summary_lock:
@@ -108,6 +119,12 @@ class CertificationService:
             log.warning("could not release the sweep lease: %s", exc)
 
 
+def _log_failed_build(task: asyncio.Task[SignedSummary]) -> None:
+    """A background build that failed is logged; the next request builds again."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("building the signed summary failed: %s", task.exception())
+
+
 CERTIFICATION = web.AppKey("certification", CertificationService)
 
 
@@ -118,6 +135,7 @@ async def certification_ctx(app: web.Application) -> AsyncIterator[None]:
     service = CertificationService(app[appkeys.ENGINE], settings, settings.issuer_for(config.listen))
     await keystore.load_keys(service.engine, utc_now(), settings.passphrase)
     app[CERTIFICATION] = service
+    service.warm_summary()  # reads every live certificate: off the first pull's request path
     task = asyncio.create_task(service.run_forever()) if settings.enabled else None
     yield
     if task is not None:
