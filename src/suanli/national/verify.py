@@ -16,8 +16,7 @@ from __future__ import annotations
 import binascii
 import json
 from base64 import urlsafe_b64decode
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -29,9 +28,12 @@ from suanli.national.state import CertificateRecord, record_of
 from suanli.schema.national import CertificateClaims
 
 
-@dataclass(frozen=True)
-class Checked:
-    """One issued event after verification: its stored record and kid, or the reason it cannot be trusted."""
+class Checked(NamedTuple):
+    """One issued event after verification: its stored record and kid, or the reason it cannot be trusted.
+
+    A named tuple, not a dataclass: a worker sends one back per certificate, and a tuple pickles
+    without a per-object state dict.
+    """
 
     record: CertificateRecord | None
     kid: str = ""
