@@ -214,6 +214,24 @@ def _candidates(
     return tried, usage_rows, inventory_rows
 
 
+def _acknowledge(item: IngestItem, fresh: set[tuple[str, int]], state: _NodeState) -> BatchAck:
+    """The batch's answer, in its order, noting what was stored on its node's state. A seq twice in
+    one batch was stored once (the first copy, the one `_candidates` tried): the rest are duplicates."""
+    accepted: list[int] = []
+    duplicates: list[int] = []
+    for report, usage_json in zip(item.reports, item.usage_json):
+        key = (report.node_id, report.seq)
+        if key in fresh:
+            fresh.discard(key)
+            accepted.append(report.seq)
+            _note_accepted(state, report, usage_json)
+        else:
+            duplicates.append(report.seq)
+    # Built without validation (the seqs are validated reports'): BatchAck() deep-copied its two
+    # default lists for every request.
+    return BatchAck.model_construct(accepted=accepted, duplicates=duplicates)
+
+
 def _note_accepted(state: _NodeState, report: InventoryReport | UsageReport, usage_json: str | None) -> None:
     state.last_seq = max(state.last_seq, report.seq)
     if report.kind == "inventory":
@@ -338,21 +356,11 @@ def ingest(
     }
     live_items = [items[i] for i in live]
     tried, usage_rows, inventory_rows = _candidates(live_items, states, now)
-    usage_json = {(node_id, seq): body for node_id, seq, _, body in usage_rows}
     written = _insert_usage(connection, usage_rows, now)
     written |= _insert_new(connection, inventory_history, inventory_rows)
     for index, item, mine in zip(live, live_items, tried):
-        accepted = {key for key in mine if key in written}
-        ack = BatchAck()
-        for report in item.reports:
-            key = (report.node_id, report.seq)
-            if key in accepted:
-                ack.accepted.append(report.seq)
-                accepted.discard(key)  # a seq twice in one batch: stored once, the rest duplicates
-                _note_accepted(states[report.node_id], report, usage_json.get(key))
-            else:
-                ack.duplicates.append(report.seq)
-        results[index] = ack
+        fresh = {key for key in mine if key in written}
+        results[index] = _acknowledge(item, fresh, states[item.node.node_id])
     _write_node_changes(connection, states, now, policy)
     return results  # type: ignore[return-value]
 
