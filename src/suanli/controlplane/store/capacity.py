@@ -11,7 +11,20 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, Table, bindparam, func, literal_column, or_, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Float,
+    Select,
+    Table,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from suanli.controlplane.contribution import VENDOR_TOTAL_MODEL
@@ -129,6 +142,15 @@ def _filtered(statement: Select, table: Table, shape: _Shape) -> Select:
     return statement.where(table.c.status.in_(bindparam("statuses", expanding=True)))
 
 
+def _sum(column: Any) -> Any:
+    """SUM of a count or byte column as BIGINT, like the stored aggregate rows it adds up:
+    PostgreSQL sums BIGINT as NUMERIC, which arrives as Decimal objects and cost ~8 µs a row to
+    read and convert (the 100-group answers read ~1 000 such rows)."""
+    if isinstance(column.type, Float):
+        return func.sum(column)
+    return cast(func.sum(column), BigInteger)
+
+
 def _model_rows(shape: _Shape) -> Any:
     """Which `model_totals` rows a query adds up. Per vendor (grouped or filtered by vendor, no
     model named) it is each vendor's own row, where a node with two models of one vendor counts
@@ -145,13 +167,13 @@ def _statements(shape: _Shape) -> dict[str, Any]:
     """The statements answering queries of `shape`, built once."""
     keys = GROUP_KEYS[shape.by]
     table = model_totals if shape.by_accelerator else capacity_totals
-    sums = _filtered(select(*[table.c[k] for k in keys], *[func.sum(table.c[c]) for c in TOTALS_VALUE_COLUMNS]),
+    sums = _filtered(select(*[table.c[k] for k in keys], *[_sum(table.c[c]) for c in TOTALS_VALUE_COLUMNS]),
                      table, shape).group_by(*[table.c[k] for k in keys])
     if shape.by_accelerator:
         sums = sums.where(_model_rows(shape))
     models = _filtered(
         select(*[model_totals.c[k] for k in keys], model_totals.c.vendor, model_totals.c.model, model_totals.c.known,
-               func.sum(model_totals.c.accelerators), func.sum(model_totals.c.accelerators_in_use)),
+               _sum(model_totals.c.accelerators), _sum(model_totals.c.accelerators_in_use)),
         model_totals, shape,
     ).where(model_totals.c.model != "").group_by(
         *[model_totals.c[k] for k in keys], model_totals.c.vendor, model_totals.c.model, model_totals.c.known
