@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from suanli.controlplane.certification import checks
-from suanli.controlplane.certification.checks import CertificationPolicy, NodeFacts, evaluate
+from suanli.controlplane.certification.checks import CertificationPolicy, CheckedInventory, NodeFacts, evaluate
 from suanli.controlplane.certification.identities import Identity, IdentityConflict
 from suanli.schema import Inventory, Usage
 
@@ -41,13 +41,14 @@ def _gpu(index: int, **extra: Any) -> dict[str, Any]:
     return gpu | extra
 
 
-def _inventory(**overrides: Any) -> Inventory:
+def _inventory(**overrides: Any) -> CheckedInventory:
+    """The slim form the sweep hands the checks, made from a validated inventory as the sweep makes it."""
     document = {
         "host": {"hostname": "gpu-1", "machine_id": "a" * 32, "dmi_product_uuid": "4c4c4544-0001"},
         "location": {"province": "CN-SD", "datacenter": "jinan-1", "rack": "R01"},
         "accelerators": [_gpu(0), _gpu(1)],
     }
-    return Inventory.model_validate(document | overrides)
+    return CheckedInventory.of(Inventory.model_validate(document | overrides))
 
 
 GOOD = NodeFacts(

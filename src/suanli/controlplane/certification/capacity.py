@@ -69,12 +69,25 @@ class CapacityParts:
         return self.base.model_copy(update={"accelerators": dict(sorted(models.items())), "flops": Flops(**flops)})
 
 
+# Catalog model → (model, peak FLOPS), shared by every device of that model: the sweep's digest
+# cache holds the parts of every node, and these are equal for all devices of one model.
+_PRICED: dict[str, tuple[str, dict[str, float]]] = {}
+
+
+def _priced(spec) -> tuple[str, dict[str, float]]:  # noqa: ANN001 - a catalog spec
+    peak = {p: float(spec.peak_flops.get(p) or 0.0) for p in PRECISIONS}
+    shared = _PRICED.get(spec.model)
+    if shared is None or shared[1] != peak:
+        shared = _PRICED[spec.model] = (spec.model, peak)
+    return shared
+
+
 def _devices(inventory: Inventory) -> dict[int, tuple[str, dict[str, float]]]:
     devices = {}
     for accelerator in inventory.accelerators:
         spec = match_accelerator(accelerator.vendor, accelerator.model or "", accelerator.memory_total_bytes)
         if spec is not None:  # unknown models: the accelerators_known check already refuses such a node
-            devices[accelerator.index] = (spec.model, {p: float(spec.peak_flops.get(p) or 0.0) for p in PRECISIONS})
+            devices[accelerator.index] = _priced(spec)
     return devices
 
 

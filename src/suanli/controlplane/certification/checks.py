@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from suanli.controlplane.certification.identities import IdentityConflict
-from suanli.schema import Accelerator, Inventory, Usage
+from suanli.schema import Inventory, Usage
+from suanli.schema.inventory import AcceleratorVendor
 
 USAGE_INTERVAL_S = 30.0
 HEARD_WITHIN_INTERVALS = 3
@@ -48,6 +49,40 @@ class DefaultCatalog:
         return memory_consistent(spec, memory_total_bytes)
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedAccelerator:
+    """What the checks read of one accelerator (the pydantic model holds a dozen more fields)."""
+
+    index: int
+    vendor: AcceleratorVendor
+    model: str | None
+    memory_total_bytes: int | None
+    uuid: str | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedLocation:
+    datacenter: str | None
+    rack: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedInventory:
+    """The part of an inventory the checks read: the agent's location and its accelerators."""
+
+    location: CheckedLocation
+    accelerators: tuple[CheckedAccelerator, ...]
+
+    @classmethod
+    def of(cls, inventory: Inventory) -> CheckedInventory:
+        location = CheckedLocation(inventory.location.datacenter, inventory.location.rack)
+        return cls(location, tuple(
+            CheckedAccelerator(a.index, a.vendor, a.model, a.memory_total_bytes, a.uuid, a.error)
+            for a in inventory.accelerators
+        ))
+
+
 @dataclass(frozen=True)
 class NodeFacts:
     """Everything the checks look at for one node, gathered by the sweep from the store."""
@@ -59,7 +94,7 @@ class NodeFacts:
     enrolled_at: datetime
     last_seen_at: datetime | None
     usage_reports_in_window: int
-    inventory: Inventory | None
+    inventory: CheckedInventory | Inventory | None  # the sweep passes CheckedInventory.of(inventory)
     latest_usage: Usage | None = None
     identity_conflicts: Sequence[IdentityConflict] = ()
     registered_racks: frozenset[str] = frozenset()  # rack names registered in `datacenter`
@@ -135,7 +170,7 @@ def identities_unique(facts: NodeFacts, policy: CertificationPolicy) -> CheckRes
     return _fail("identities_unique", described)
 
 
-def _healthy_accelerators(facts: NodeFacts) -> list[Accelerator]:
+def _healthy_accelerators(facts: NodeFacts) -> list[CheckedAccelerator]:
     excluded = set(_unhealthy_indexes(facts))
     inventory = facts.inventory
     return [a for a in (inventory.accelerators if inventory else []) if a.index not in excluded]

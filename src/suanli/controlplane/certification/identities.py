@@ -27,7 +27,7 @@ _PLACEHOLDER_VALUES = frozenset(
 )
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Identity:
     """One hardware identity: its kind (machine_id, dmi_uuid, accelerator_uuid, disk_serial) and value."""
 

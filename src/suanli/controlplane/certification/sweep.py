@@ -18,7 +18,7 @@ from suanli.controlplane.certification.certificates import (
     decide,
 )
 from suanli.controlplane.certification.checks import AcceleratorCatalog, NodeFacts, Verdict, evaluate
-from suanli.controlplane.certification.facts import DigestCache, NodeRow, SweepInput, gather
+from suanli.controlplane.certification.facts import DigestCache, NodeRow, SweepInput, attach_latest_usage, gather
 from suanli.controlplane.certification.identities import (
     Identity,
     IdentityConflict,
@@ -31,6 +31,9 @@ from suanli.schema.national import CertificateClaims
 
 log = logging.getLogger(__name__)
 ACTOR = "certification"
+# Nodes planned and written per transaction: what a sweep holds at once (latest usage, signed
+# certificates, verdicts) stays bounded by this, not by the fleet.
+SWEEP_CHUNK_NODES = 1000
 
 
 @dataclass
@@ -73,7 +76,7 @@ def _facts(row: NodeRow, swept: SweepInput, conflicts: Conflicts, now: datetime)
 
 @dataclass
 class _Sweep:
-    """One sweep's inputs and the changes it plans, written together at the end."""
+    """One sweep's inputs and the changes it plans, written a chunk of nodes at a time."""
 
     settings: CertificationSettings
     issuer: str
@@ -116,6 +119,12 @@ class _Sweep:
         self.stats.renewed += decision.action == "renew"
         self.stats.revoked += decision.action == "revoke"
 
+    async def write(self, engine: AsyncEngine) -> None:
+        """The planned changes in one transaction: a chunk's certificates and verdicts land together,
+        so a sweep cut off between chunks leaves each node either fully swept or as before."""
+        await store.apply_changes(engine, self.issued, self.revoked, self.verdicts, self.now)
+        self.issued, self.revoked, self.verdicts = [], [], []
+
 
 def _new_certificate(node_id: str, claims: CertificateClaims, key: signing.SigningKey, fingerprint: str) -> store.NewCertificate:
     return store.NewCertificate(
@@ -130,8 +139,10 @@ def _new_certificate(node_id: str, claims: CertificateClaims, key: signing.Signi
 async def run_sweep(
     engine: AsyncEngine, settings: CertificationSettings, issuer: str, now: datetime,
     catalog: AcceleratorCatalog | None = None, cache: DigestCache | None = None,
+    chunk_nodes: int = SWEEP_CHUNK_NODES,
 ) -> SweepStats:
-    """One pass over every node; certificate changes and verdicts are written in one transaction."""
+    """One pass over every node, written a chunk of nodes per transaction; a pass cut off between
+    chunks is finished by the next one (it finds the certificates already issued and keeps them)."""
     policy = settings.policy()
     swept = await gather(engine, now, policy, cache)
     stats = SweepStats(nodes=len(swept.nodes))
@@ -140,8 +151,12 @@ async def run_sweep(
     async with engine.connect() as connection:
         current = await store.current_certificates(connection, now)
     sweep = _Sweep(settings, issuer, now, key, current, identities, stats)
-    for row in swept.nodes:
-        sweep.plan(row, evaluate(_facts(row, swept, conflicts, now), policy, catalog))
-    await store.apply_changes(engine, sweep.issued, sweep.revoked, sweep.verdicts, now)
+    for start in range(0, len(swept.nodes), chunk_nodes):
+        chunk = swept.nodes[start : start + chunk_nodes]
+        await attach_latest_usage(engine, chunk)
+        for row in chunk:
+            sweep.plan(row, evaluate(_facts(row, swept, conflicts, now), policy, catalog))
+            row.latest_usage = None
+        await sweep.write(engine)
     log.info("certification sweep: %s", stats)
     return stats
