@@ -28,8 +28,13 @@ def build_summary(
     sums: dict[tuple[str, str], CapacitySum] = defaultdict(CapacitySum)
     nodes: dict[tuple[str, str], int] = defaultdict(int)
     racks: dict[tuple[str, str], set[str]] = defaultdict(set)
+    # Nodes of one build share their capacity JSON: each distinct text is parsed once (read-only dicts).
+    parsed: dict[str, dict] = {}
     for province, datacenter, rack, capacity_json in live:
-        sums[(province, datacenter)].add(json.loads(capacity_json))
+        capacity = parsed.get(capacity_json)
+        if capacity is None:
+            capacity = parsed[capacity_json] = json.loads(capacity_json)
+        sums[(province, datacenter)].add(capacity)
         nodes[(province, datacenter)] += 1
         if (datacenter, rack) in rated_kw:
             racks[(province, datacenter)].add(rack)
