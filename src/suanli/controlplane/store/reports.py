@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.util import await_only
 
 from suanli.controlplane import contribution as contrib
 from suanli.controlplane.errors import ApiError
@@ -136,34 +135,24 @@ def _sqlite_insert_usage(connection: Connection, rows: list[UsageRow], now: date
     return written
 
 
-def _asyncpg(connection: Connection) -> Any:
-    """The asyncpg connection under this transaction, for the group's hottest statements.
-
-    They are sent as fixed SQL text with arrays, so asyncpg prepares each once per connection, and
-    their rows come back as asyncpg records: SQLAlchemy's compile, parameter and row processing cost
-    the event loop (which runs the whole PostgreSQL transaction) more than the statements did.
-    SQLAlchemy's adapter opens the transaction at its own first statement, so one has to have run.
-    """
-    raw = connection.connection.driver_connection
-    if not raw.is_in_transaction():  # type: ignore[union-attr]
-        connection.exec_driver_sql("SELECT 1")  # SQLAlchemy's asyncpg adapter begins lazily
-    return raw
-
-
 # One fixed statement whatever the group's size: PostgreSQL plans it once, and the rows travel
 # as four arrays instead of five bound parameters each.
-_POSTGRES_INSERT_USAGE = (
+_POSTGRES_INSERT_USAGE = text(
     "INSERT INTO usage_history (node_id, seq, sent_at, received_at, body, downsampled) "
-    "SELECT u.node_id, u.seq, u.sent_at, $1, u.body, false "
-    "FROM unnest($2::varchar[], $3::bigint[], $4::timestamptz[], $5::text[]) AS u(node_id, seq, sent_at, body) "
+    "SELECT u.node_id, u.seq, u.sent_at, :received_at, u.body, false FROM unnest("
+    "CAST(:node_ids AS VARCHAR[]), CAST(:seqs AS BIGINT[]), CAST(:sent_ats AS TIMESTAMPTZ[]), "
+    "CAST(:bodies AS TEXT[])) AS u(node_id, seq, sent_at, body) "
     "ON CONFLICT DO NOTHING RETURNING node_id, seq"
 )
 
 
 def _postgres_insert_usage(connection: Connection, rows: list[UsageRow], now: datetime) -> set[tuple[str, int]]:
     node_ids, seqs, sent_ats, bodies = (list(column) for column in zip(*rows))
-    records = await_only(_asyncpg(connection).fetch(_POSTGRES_INSERT_USAGE, now, node_ids, seqs, sent_ats, bodies))
-    return {(node_id, seq) for node_id, seq in records}
+    result = connection.execute(
+        _POSTGRES_INSERT_USAGE,
+        {"received_at": now, "node_ids": node_ids, "seqs": seqs, "sent_ats": sent_ats, "bodies": bodies},
+    )
+    return {(node_id, seq) for node_id, seq in result.all()}
 
 
 def _insert_usage(connection: Connection, rows: list[UsageRow], now: datetime) -> set[tuple[str, int]]:
@@ -288,7 +277,7 @@ def _update_nodes(connection: Connection, updates: dict[str, dict[str, Any]], no
         if connection.dialect.name == "sqlite":
             _sqlite_update_nodes(connection, columns, rows)
         else:
-            _postgres_update_nodes(connection, columns, rows)
+            connection.execute(_update_nodes_statement(columns), rows)
 
 
 def _sqlite_update_nodes(connection: Connection, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
@@ -318,23 +307,10 @@ def _sqlite_value(value: Any) -> Any:
     return _sqlite_time(value) if isinstance(value, datetime) else value
 
 
-def _postgres_update_nodes(connection: Connection, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    """One UPDATE … FROM unnest(arrays) for all rows: one round trip, prepared once per column set.
-    The group's rows are already locked in id order by `_lock_nodes`, so the order here is free."""
-    arrays = [[row["b_id"] for row in rows]] + [[row[name] for row in rows] for name in columns]
-    await_only(_asyncpg(connection).execute(_postgres_update_nodes_statement(columns), *arrays))
-
-
 @functools.lru_cache(maxsize=64)
-def _postgres_update_nodes_statement(columns: tuple[str, ...]) -> str:
-    """Built once per set of changed columns (only a handful occur); names come from `_node_changes`."""
-    dialect = postgresql.dialect()
-    names = ("id", *columns)
-    arrays = ", ".join(
-        f"${position}::{nodes.c[name].type.compile(dialect=dialect)}[]" for position, name in enumerate(names, start=1)
-    )
-    assignments = ", ".join(f"{name} = v.{name}" for name in columns)
-    return f"UPDATE nodes SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) WHERE nodes.id = v.id"
+def _update_nodes_statement(columns: tuple[str, ...]) -> Any:
+    """One statement per set of changed columns, built once (only a handful of sets occur)."""
+    return nodes.update().where(nodes.c.id == bindparam("b_id")).values({name: bindparam(name) for name in columns})
 
 
 def ingest(
