@@ -25,7 +25,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
@@ -35,6 +35,8 @@ from suanli.sim.fleet import Fleet, make_datacenters  # noqa: E402
 from suanli.sim.processes import ServeProcess, admin  # noqa: E402
 from suanli.sim.stats import percentile  # noqa: E402
 from suanli.sim.tokens import create_tokens_async  # noqa: E402
+
+from scratch_postgres import admin_sql, scratch_database_url  # noqa: E402  (bench/ is sys.path[0])
 
 P99_TARGET_MS = 20.0
 AGENT_USAGE_INTERVAL_S = 30.0
@@ -62,21 +64,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the database and logs for inspection")
     return parser.parse_args(argv)
-
-
-def _database(admin_url: str, name: str) -> str:
-    parts = urlsplit(admin_url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-async def _admin_sql(admin_url: str, statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 def probe(urls: list[str], key: str, phase, stop, pause_s: float, queue) -> None:
@@ -295,8 +282,8 @@ def _run(args, database_url: str, workdir: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     name = "suanli_scale_" + uuid.uuid4().hex[:12]
-    database_url = _database(args.postgres, name)
-    asyncio.run(_admin_sql(args.postgres, f'CREATE DATABASE "{name}"'))
+    database_url = scratch_database_url(args.postgres, name)
+    asyncio.run(admin_sql(args.postgres, f'CREATE DATABASE "{name}"'))
     workdir = Path(tempfile.mkdtemp(prefix="suanli-scale-"))
     try:
         outcome = _run(args, database_url, workdir)
@@ -305,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         raise
     finally:
         if not args.keep:
-            asyncio.run(_admin_sql(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(admin_sql(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     else:  # where to look; a recorded run names no path of the machine it ran on

@@ -21,7 +21,6 @@ import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit, urlunsplit
 
 from suanli.controlplane.certification.checks import CertificationPolicy
 from suanli.controlplane.certification.facts import DigestCache
@@ -31,6 +30,8 @@ from suanli.controlplane.db import create_engine
 from suanli.controlplane.store.nodes import inventory_hash
 from suanli.controlplane.store.tables import datacenters, nodes, provinces, racks
 from suanli.schema import Inventory, Usage
+
+from scratch_postgres import admin_sql, scratch_database_url  # bench/ is sys.path[0] when run as a script
 
 SUANLI = "import sys; from suanli.controlplane.cli import main; sys.exit(main())"
 PROVINCES = ["CN-BJ", "CN-SH", "CN-GD", "CN-SD", "CN-JS", "CN-ZJ", "CN-SC", "CN-HB", "CN-GZ", "CN-NM"]
@@ -122,21 +123,6 @@ def _sweep_in_child(url: str, now: datetime) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _database(admin_url: str, name: str) -> str:
-    parts = urlsplit(admin_url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-async def _admin_sql(admin_url: str, statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, default=20_000)
@@ -154,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     populated_at = datetime.now(timezone.utc).replace(microsecond=0)
     assert CertificationPolicy().usage_interval_s > 20
     name = f"suanli_sweep_{uuid.uuid4().hex[:8]}"
-    url = _database(args.postgres, name).replace("postgresql://", "postgresql+asyncpg://", 1)
-    asyncio.run(_admin_sql(args.postgres, f'CREATE DATABASE "{name}"'))
+    url = scratch_database_url(args.postgres, name).replace("postgresql://", "postgresql+asyncpg://", 1)
+    asyncio.run(admin_sql(args.postgres, f'CREATE DATABASE "{name}"'))
     try:
         subprocess.run([sys.executable, "-c", SUANLI, "db", "upgrade", "--database", url], check=True,
                        capture_output=True)
@@ -163,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         first = _sweep_in_child(url, populated_at + timedelta(seconds=10))
         second = _sweep_in_child(url, populated_at + timedelta(seconds=20))
     finally:
-        asyncio.run(_admin_sql(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_sql(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     assert first["issued"] == args.nodes and second["issued"] + second["renewed"] + second["revoked"] == 0, (first, second)
     print(json.dumps({"nodes": args.nodes, "first_sweep": first, "second_sweep": second}))
     return 0
