@@ -36,7 +36,7 @@ from suanli.sim.processes import ServeProcess, admin  # noqa: E402
 from suanli.sim.stats import percentile  # noqa: E402
 from suanli.sim.tokens import create_tokens_async  # noqa: E402
 
-from scratch_postgres import admin_sql, scratch_database_url  # noqa: E402  (bench/ is sys.path[0])
+from _scratch_postgres import admin_sql, scratch_database_url  # noqa: E402  (bench/ is sys.path[0])
 
 P99_TARGET_MS = 20.0
 AGENT_USAGE_INTERVAL_S = 30.0

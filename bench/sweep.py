@@ -31,7 +31,7 @@ from suanli.controlplane.store.nodes import inventory_hash
 from suanli.controlplane.store.tables import datacenters, nodes, provinces, racks
 from suanli.schema import Inventory, Usage
 
-from scratch_postgres import admin_sql, scratch_database_url  # bench/ is sys.path[0] when run as a script
+from _scratch_postgres import admin_sql, scratch_database_url  # bench/ is sys.path[0] when run as a script
 
 SUANLI = "import sys; from suanli.controlplane.cli import main; sys.exit(main())"
 PROVINCES = ["CN-BJ", "CN-SH", "CN-GD", "CN-SD", "CN-JS", "CN-ZJ", "CN-SC", "CN-HB", "CN-GZ", "CN-NM"]
