@@ -154,3 +154,18 @@ async def test_summary_built_at_start_up_is_the_one_the_first_request_gets(plane
     first = await plane.service.summary()  # arrives while that build runs: waits for it, builds nothing more
     assert len(builds) == 1
     assert await plane.service.summary() is first
+
+
+async def test_a_process_that_lost_the_lease_drops_its_cached_digests(plane: Plane) -> None:
+    from suanli.controlplane.certification.service import CertificationService
+
+    await plane.rack("R01", 10.0)
+    node_id, headers = await plane.enroll(inventory("gpu-1"))
+    await plane.report_usage(node_id, headers)
+    first = CertificationService(plane.engine, plane.service.settings, plane.service.issuer)
+    assert await first.sweep_if_leader() is not None
+    assert set(first._digests.entries) == {node_id}  # kept for its next sweep
+    await first.close()  # gives the lease up, as a stopping process does
+    assert await plane.service.sweep_if_leader() is not None  # another process sweeps now
+    assert await first.sweep_if_leader() is None
+    assert first._digests.entries == {}  # a process that does not sweep keeps nothing per node

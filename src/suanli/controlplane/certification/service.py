@@ -47,6 +47,9 @@ class CertificationService:
         now = now or utc_now()
         ttl = timedelta(seconds=self.settings.sweep_interval_s * 3)
         if not await lease.acquire(self.engine, SWEEP_LEASE, self.holder, ttl, now):
+            # Another process sweeps: the digests kept for our sweeps (~6 KB a node) are dropped,
+            # or every process that ever held the lease would keep one per node of the fleet.
+            self._digests.entries.clear()
             return None
         stats = await run_sweep(self.engine, self.settings, self.issuer, now, cache=self._digests)
         await self._locked_rebuild()  # certificates changed: rebuild now, so no pull waits for it
