@@ -96,3 +96,22 @@ async def test_a_sweep_cut_off_between_chunks_is_finished_by_the_next(plane: Pla
     async with plane.engine.connect() as connection:
         kinds = [row.kind for row in await connection.execute(select(certificate_events.c.kind))]
     assert kinds == ["issued"] * 3
+
+
+async def test_a_sweep_that_loses_its_lease_stops_before_its_next_chunk(plane: Plane) -> None:
+    await _mixed_fleet(plane)
+    calls = 0
+
+    async def lease_lost_after_two_chunks() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls < 2
+
+    stats = await run_sweep(plane.engine, plane.service.settings, plane.service.issuer, utc_now(),
+                            chunk_nodes=1, keep_lease=lease_lost_after_two_chunks)
+    assert stats.stopped_at == 2 and calls == 2
+    verdicts, _ = await _stored(plane)
+    assert len(verdicts) == 2  # two chunks written, the other four nodes left to the lease holder
+    finished = await _sweep(plane, utc_now(), chunk_nodes=1)
+    assert finished.stopped_at is None
+    assert len((await _stored(plane))[0]) == 6

@@ -51,7 +51,11 @@ class CertificationService:
             # or every process that ever held the lease would keep one per node of the fleet.
             self._digests.entries.clear()
             return None
-        stats = await run_sweep(self.engine, self.settings, self.issuer, now, cache=self._digests)
+        async def keep_lease() -> bool:
+            return await lease.acquire(self.engine, SWEEP_LEASE, self.holder, ttl, utc_now())
+
+        stats = await run_sweep(self.engine, self.settings, self.issuer, now, cache=self._digests,
+                                keep_lease=keep_lease)
         await self._locked_rebuild()  # certificates changed: rebuild now, so no pull waits for it
         return stats
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -44,6 +45,7 @@ class SweepStats:
     renewed: int = 0
     revoked: int = 0
     quarantined: list[str] = field(default_factory=list)
+    stopped_at: int | None = None  # nodes swept when the lease was lost mid-pass (None: all)
 
 
 Conflicts = dict[str, list[IdentityConflict]]
@@ -139,10 +141,15 @@ def _new_certificate(node_id: str, claims: CertificateClaims, key: signing.Signi
 async def run_sweep(
     engine: AsyncEngine, settings: CertificationSettings, issuer: str, now: datetime,
     catalog: AcceleratorCatalog | None = None, cache: DigestCache | None = None,
-    chunk_nodes: int = SWEEP_CHUNK_NODES,
+    chunk_nodes: int = SWEEP_CHUNK_NODES, keep_lease: Callable[[], Awaitable[bool]] | None = None,
 ) -> SweepStats:
     """One pass over every node, written a chunk of nodes per transaction; a pass cut off between
-    chunks is finished by the next one (it finds the certificates already issued and keeps them)."""
+    chunks is finished by the next one (it finds the certificates already issued and keeps them).
+
+    `keep_lease` is called before each chunk after the first: it extends the sweep lease, and when
+    another process holds it by then (this pass outlasted the lease), the pass stops there rather than
+    sweep beside that process.
+    """
     policy = settings.policy()
     swept = await gather(engine, now, policy, cache)
     stats = SweepStats(nodes=len(swept.nodes))
@@ -152,6 +159,11 @@ async def run_sweep(
         current = await store.current_certificates(connection, now)
     sweep = _Sweep(settings, issuer, now, key, current, identities, stats)
     for start in range(0, len(swept.nodes), chunk_nodes):
+        if start and keep_lease is not None and not await keep_lease():
+            log.warning("certification sweep stopped after %d of %d nodes: the lease is held elsewhere",
+                        start, len(swept.nodes))
+            stats.stopped_at = start
+            break
         chunk = swept.nodes[start : start + chunk_nodes]
         await attach_latest_usage(engine, chunk)
         for row in chunk:
