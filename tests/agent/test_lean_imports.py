@@ -19,6 +19,16 @@ NOT_FOR_THE_AGENT = (
     "suanli.controlplane", "aiohttp", "sqlalchemy", "jwt", "asyncpg", "http.server", "pynvml", "pydantic_settings",
 )
 
+# The test server's handler, shared by the scripts below (they import http.server first).
+OK_HANDLER = """
+class Ok(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *args): pass
+"""
+
 # In a fresh interpreter: the agent's stack, then an https POST to a local TLS server trusting `ca`.
 HTTPS_POST = """
 import suanli.agent.cli
@@ -26,13 +36,7 @@ import asyncio.base_events, http.client, http.server, json, socketserver, ssl, s
 from suanli.agent.transport import HttpClient
 
 cert = sys.argv[1]
-class Ok(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *args): pass
-
+""" + OK_HANDLER + """
 import hashlib
 lean = asyncio.base_events.ssl is None and not hasattr(http.client, "HTTPSConnection")
 lean = lean and hashlib.sha256(b"abc").hexdigest().startswith("ba7816bf")
@@ -53,14 +57,7 @@ HTTP_POST_BY_NAME = """
 import suanli.agent.cli
 import http.server, json, socketserver, sys, threading
 from suanli.agent.transport import HttpClient
-
-class Ok(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *args): pass
-
+""" + OK_HANDLER + """
 server = socketserver.TCPServer(("127.0.0.1", 0), Ok)  # HTTPServer's getfqdn() would load idna
 threading.Thread(target=server.serve_forever, daemon=True).start()
 response = HttpClient(f"http://localhost:{server.server_address[1]}", 10).post_sync("/v1/x", b"{}", {})
