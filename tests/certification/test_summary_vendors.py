@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from catalog_figures import catalog_figures
 
-from suanli.catalog import match_accelerator
 from suanli.controlplane.certification.capacity import certified_capacity
 from suanli.controlplane.certification.summary import build_summary
 from suanli.controlplane.certification.vendors import UNKNOWN_VENDOR, vendor_supply
@@ -36,29 +36,15 @@ def _mixed(hostname: str, datacenter: str, others: dict[str, int], gpus: int = 2
 
 def _expected(inventories: list[Inventory]) -> dict[str, dict]:
     """Per vendor: devices, summed non-null peak FLOPS and devices with a null figure, per precision."""
-    expected: dict[str, dict] = {}
-    for inv in inventories:
-        for device in inv.accelerators:
-            spec = match_accelerator(device.vendor, device.model or "", device.memory_total_bytes)
-            assert spec is not None, device.model
-            entry = expected.setdefault(spec.vendor, {
-                "accelerators": 0, "flops": dict.fromkeys(PRECISIONS, 0.0), "without": dict.fromkeys(PRECISIONS, 0),
-            })
-            entry["accelerators"] += 1
-            for precision in PRECISIONS:
-                figure = spec.peak_flops.get(precision)
-                if figure is None:
-                    entry["without"][precision] += 1
-                else:
-                    entry["flops"][precision] += figure
-    return expected
+    devices = (device for inv in inventories for device in inv.accelerators)
+    return catalog_figures(devices, PRECISIONS, key=lambda spec: spec.vendor)  # type: ignore[return-value]
 
 
 def _assert_vendors(by_vendor: dict, expected: dict[str, dict]) -> None:
     assert sorted(by_vendor) == sorted(expected)
     for vendor, entry in expected.items():
         supply = by_vendor[vendor]
-        assert supply.accelerators == entry["accelerators"], vendor
+        assert supply.accelerators == entry["count"], vendor
         assert supply.accelerators_without_flops == entry["without"], vendor
         for precision in PRECISIONS:
             assert getattr(supply.flops, precision) == pytest.approx(entry["flops"][precision]), (vendor, precision)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from catalog_figures import catalog_figures
 from fakes.fake_nvml import eight_h100
 from fakes.vendor_tools import FIXTURES, install_npu_smi, install_tool
 
@@ -18,7 +19,7 @@ from suanli.agent.backends.tool import ToolRunner
 from suanli.agent.collectors.accelerators import AcceleratorsCollector
 from suanli.agent.collectors.base import MESSAGE_KEY, CollectContext
 from suanli.agent.nvml import Nvml
-from suanli.catalog import cpu_peak_flops, match_accelerator
+from suanli.catalog import cpu_peak_flops
 from suanli.controlplane.store.tables import FLOPS_PRECISIONS
 from suanli.schema import Inventory, Usage
 
@@ -58,21 +59,7 @@ def _mixed_node(directory: Path, case: str) -> tuple[Inventory, Usage]:
 
 def _expected(node: Inventory) -> dict[tuple[str, str], dict[str, Any]]:
     """(vendor, catalog model) → devices, summed non-null FLOPS and devices with a null figure, per precision."""
-    expected: dict[tuple[str, str], dict[str, Any]] = {}
-    for device in node.accelerators:
-        spec = match_accelerator(device.vendor, device.model or "", device.memory_total_bytes)
-        assert spec is not None, device.model
-        entry = expected.setdefault((spec.vendor, spec.model), {
-            "key": spec.key, "count": 0, "flops": Counter(), "without": Counter(),
-        })
-        entry["count"] += 1
-        for precision in FLOPS_PRECISIONS:
-            figure = spec.peak_flops.get(precision)
-            if figure is None:
-                entry["without"][precision] += 1
-            else:
-                entry["flops"][precision] += figure
-    return expected
+    return catalog_figures(node.accelerators, FLOPS_PRECISIONS, key=lambda spec: (spec.vendor, spec.model))  # type: ignore[return-value]
 
 
 def _per_vendor(expected: dict[tuple[str, str], dict[str, Any]]) -> dict[str, dict[str, Any]]:
