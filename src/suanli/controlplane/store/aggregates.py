@@ -154,8 +154,9 @@ def rebuild_vendor_rows(connection: Connection) -> None:
     delta = AggregateDelta()
     for (text,) in connection.execute(select(nodes.c.contribution)):
         contribution = Contribution.from_json(text)
+        vendors = vendor_parts(contribution)
         for dims in rollups(contribution.dims):
-            for vendor, part in vendor_parts(contribution).items():
+            for vendor, part in vendors.items():
                 delta.add_model(dims, vendor, VENDOR_TOTAL_MODEL, part, +1)
     apply(connection, delta)
 
