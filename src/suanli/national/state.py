@@ -18,10 +18,9 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from suanli.schema.national import PRECISIONS, CertificateClaims
 
@@ -79,54 +78,35 @@ SELECT n.cid, substr(n.digests, 32 * k.i + 1, 32) FROM temp.new_hardware n JOIN 
 """
 
 
-class CertificateRecord(NamedTuple):
-    """What the state keeps of a certificate's claims: plain values, cheap to send back from a worker process."""
-
-    province: str
-    datacenter: str
-    expires_s: int
-    figures: tuple[float, ...]  # COUNTS, then FLOP/s per precision in PRECISIONS order
-    accelerators: tuple[tuple[str, int], ...]
-    network_storage: tuple[tuple[str, int], ...]
-    hardware: bytes  # the SHA-256 digests, 32 bytes each, concatenated (SQLite splits them into rows)
-
+# A verified certificate's stored part, as a verification worker sends it back: a plain tuple, since a
+# named tuple pickles at about twice the cost. In order: kid, province, datacenter, expires_s, the
+# COUNTS, FLOP/s per precision in PRECISIONS order (together the certificate's columns after node_id),
+# then accelerators ((model, count), ...), network storage ((key, bytes), ...) and the hardware digests
+# (32 bytes each, concatenated; SQLite splits them into rows).
+Record = tuple[Any, ...]
+_COLUMNS_END = 4 + len(COUNTS) + len(PRECISIONS)
 
 _counts_of = attrgetter(*COUNTS)
 _flops_of = attrgetter(*PRECISIONS)
 
 
-def record_of(claims: CertificateClaims) -> CertificateRecord:
-    """The stored part of validated claims."""
+def record_of(kid: str, claims: CertificateClaims) -> Record:
+    """The stored part of validated claims signed with `kid`."""
     capacity = claims.capacity
-    return CertificateRecord(
-        claims.province, claims.datacenter, claims.exp,
-        (*_counts_of(capacity), *_flops_of(capacity.flops)),
+    return (
+        kid, claims.province, claims.datacenter, claims.exp, *_counts_of(capacity), *_flops_of(capacity.flops),
         tuple(capacity.accelerators.items()), tuple(capacity.network_storage.items()),
         bytes.fromhex("".join(claims.hardware)),  # each is exactly 64 hex digits (the contract)
     )
 
 
-@dataclass(frozen=True)
-class StoredCertificate:
-    """A verified certificate as the puller keeps it."""
-
-    source: str
-    certificate_id: str
-    node_id: str
-    kid: str
-    record: CertificateRecord
-
-
-def _rows_of(cid: int, certificate: StoredCertificate, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+def _rows_of(cid: int, source: str, certificate_id: str, node_id: str, record: Record,
+             rows: dict[str, list[tuple[Any, ...]]]) -> None:
     """The rows one certificate adds to each table."""
-    record = certificate.record
-    rows["certificates"].append(
-        (cid, certificate.source, certificate.certificate_id, certificate.node_id, certificate.kid,
-         record.province, record.datacenter, record.expires_s, *record.figures)
-    )
-    rows["certificate_accelerators"] += [(cid, m, n) for m, n in record.accelerators]
-    rows["certificate_storage"] += [(cid, k, size) for k, size in record.network_storage]
-    rows["new_hardware"].append((cid, record.hardware))
+    rows["certificates"].append((cid, source, certificate_id, node_id, *record[:_COLUMNS_END]))
+    rows["certificate_accelerators"] += [(cid, m, n) for m, n in record[-3]]
+    rows["certificate_storage"] += [(cid, k, size) for k, size in record[-2]]
+    rows["new_hardware"].append((cid, record[-1]))
 
 
 class PullState:
@@ -211,27 +191,27 @@ class PullState:
             removed += self._delete(source, f"certificate_id IN ({', '.join('?' * len(chunk))})", tuple(chunk))
         return removed
 
-    def put_many(self, source: str, batch: list[StoredCertificate]) -> None:
-        """Store certificates of one source in bulk; per node the last one wins and replaces any earlier."""
-        latest = list({c.node_id: c for c in batch}.values())
+    def put_many(self, source: str, batch: list[tuple[str, str, Record]]) -> None:
+        """Store (certificate_id, node_id, record) of one source in bulk; per node the last one wins and replaces any earlier."""
+        latest = list({c[1]: c for c in batch}.values())
         if not latest:
             return
         for start in range(0, len(latest), _CHUNK):
             chunk = latest[start : start + _CHUNK]
             marks = ", ".join("?" * len(chunk))
             # Two look-ups rather than one with OR: SQLite would scan every row of the source for the OR.
-            self._delete(source, f"node_id IN ({marks})", tuple(c.node_id for c in chunk))
-            self._delete(source, f"certificate_id IN ({marks})", tuple(c.certificate_id for c in chunk))
+            self._delete(source, f"node_id IN ({marks})", tuple(c[1] for c in chunk))
+            self._delete(source, f"certificate_id IN ({marks})", tuple(c[0] for c in chunk))
         next_cid = self.connection.execute("SELECT coalesce(max(cid), 0) + 1 FROM certificates").fetchone()[0]
         rows: dict[str, list[tuple[Any, ...]]] = {"certificates": [], "new_hardware": [], **{t: [] for t in _CHILD_TABLES}}
-        for offset, certificate in enumerate(latest):
-            _rows_of(next_cid + offset, certificate, rows)
+        for offset, (certificate_id, node_id, record) in enumerate(latest):
+            _rows_of(next_cid + offset, source, certificate_id, node_id, record, rows)
         width = 8 + len(COUNTS) + len(PRECISIONS)
         self.connection.executemany(f"INSERT INTO certificates VALUES ({', '.join('?' * width)})", rows["certificates"])
         # OR IGNORE: a source repeating an entry inside one certificate must not abort the page.
         self.connection.executemany("INSERT OR IGNORE INTO certificate_accelerators VALUES (?, ?, ?)", rows["certificate_accelerators"])
         self.connection.executemany("INSERT OR IGNORE INTO certificate_storage VALUES (?, ?, ?)", rows["certificate_storage"])
-        self._insert_hardware(rows["new_hardware"], max(len(c.record.hardware) for c in latest) // 32)
+        self._insert_hardware(rows["new_hardware"], max(len(c[2][-1]) for c in latest) // 32)
         # One source alone cannot duplicate across sources; nor can the first source of an empty state.
         if not self.hash_index_deferred and self._has_other_source(source):
             self.connection.execute(_NEW_CANDIDATES, {"source": source, "first": next_cid})

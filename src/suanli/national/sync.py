@@ -30,8 +30,8 @@ from pydantic import ValidationError
 
 from suanli.controlplane.certification.feed_signing import PageSignatureError, verified_page_digests
 from suanli.controlplane.signing import JwksVerifier, VerificationError
-from suanli.national.state import PullState, StoredCertificate
-from suanli.national.verify import Checked, check_page
+from suanli.national.state import PullState, Record
+from suanli.national.verify import Refusal, check_page, issued_of
 from suanli.schema.national import NationalSummary
 
 PAGE_LIMIT = 1000
@@ -78,9 +78,12 @@ class SourceReport:
 Progress = Callable[[str, int], None]
 
 
-def _apply_page(state: PullState, url: str, events: list[dict[str, Any]], checked: list[Checked | None], report: SourceReport) -> None:
+Checked = Record | Refusal | None  # per event: what `verify.check_page` made of it (None: a revocation)
+
+
+def _apply_page(state: PullState, url: str, events: list[dict[str, Any]], checked: list[Checked], report: SourceReport) -> None:
     """Apply a verified page in feed order: each run of issuances, then each run of revocations, in bulk."""
-    batch: list[StoredCertificate] = []
+    batch: list[tuple[str, str, Record]] = []
     revoked: list[str] = []
     for event, check in zip(events, checked):
         if check is None:  # a revocation: the issuances before it must be stored first
@@ -91,8 +94,8 @@ def _apply_page(state: PullState, url: str, events: list[dict[str, Any]], checke
         if revoked:  # and an issuance after revocations must not be undone by them
             report.revoked += state.revoke_many(url, revoked)
             revoked = []
-        if check.record is not None:
-            batch.append(StoredCertificate(url, event["certificate_id"], event["node_id"], check.kid, check.record))
+        if not isinstance(check, Refusal):
+            batch.append((event["certificate_id"], event["node_id"], check))
             report.issued += 1
         elif check.code == "expired":
             report.expired += 1
@@ -130,7 +133,8 @@ class _Checker:
             # seconds on a busy machine); they run only check_page, no locks or event loop of ours.
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
 
-    async def check(self, events: list[dict[str, Any]], digests: list[str | None] | None) -> list[Checked | None]:
+    async def check(self, page_events: list[dict[str, Any]], digests: list[str | None] | None) -> list[Checked]:
+        events = issued_of(page_events)
         if self.pool is None or len(events) < 2 * self.workers:
             return check_page(*self.args, events, digests)
         loop = asyncio.get_running_loop()
@@ -189,12 +193,12 @@ class _Feed:
         self.signs_pages = True
         return page, digests
 
-    async def fetch_checked(self, cursor: str) -> tuple[dict[str, Any], list[Checked | None]]:
+    async def fetch_checked(self, cursor: str) -> tuple[dict[str, Any], list[Checked]]:
         page, digests = await self.fetch(cursor)
         return page, await self.checker.check(page["events"], digests)
 
 
-def _store_page(state: PullState, url: str, page: dict[str, Any], checked: list[Checked | None], report: SourceReport,
+def _store_page(state: PullState, url: str, page: dict[str, Any], checked: list[Checked], report: SourceReport,
                 signs_pages: bool, commit: bool) -> None:
     """Apply one verified page and its cursor; with `commit`, end the transaction and start the next."""
     _apply_page(state, url, page["events"], checked, report)
@@ -217,7 +221,7 @@ async def _sync_feed(state: PullState, url: str, feed: _Feed, cursor: str, repor
     if page["has_more"]:
         feed.checker.start_pool()
     current = await feed.checker.check(page["events"], digests)
-    following: asyncio.Future[tuple[dict[str, Any], list[Checked | None]]] | None = None
+    following: asyncio.Future[tuple[dict[str, Any], list[Checked]]] | None = None
     storing: asyncio.Future[None] | None = None
     state.begin()
     try:

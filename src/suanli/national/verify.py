@@ -9,40 +9,44 @@ event. Without a page signature (an older server), or when asked to, each token'
 over `header.payload` is verified as `signing.JwksVerifier` does. A source signs with one or two
 keys, so each distinct header is decoded once per page, and the payload is parsed and validated in one
 pass by pydantic's JSON validator.
+
+What crosses the process boundary is kept to plain tuples (a named tuple or a dict pickles at about
+twice the cost, and a page of 1 000 certificates goes out and back once per sync): in, one
+`(certificate_id, node_id, token)` per issued event; out, the certificate's stored record
+(`state.record_of`) or a `Refusal`.
 """
 
 from __future__ import annotations
 
 import binascii
+import hashlib
 import json
-from base64 import urlsafe_b64decode
 from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from suanli.controlplane.certification.feed_signing import token_sha256
 from suanli.controlplane.signing import ALGORITHM, VerificationError
-from suanli.national.state import CertificateRecord, record_of
+from suanli.national.state import Record, record_of
 from suanli.schema.national import CertificateClaims
 
-
-class Checked(NamedTuple):
-    """One issued event after verification: its stored record and kid, or the reason it cannot be trusted.
-
-    A named tuple, not a dataclass: a worker sends one back per certificate, and a tuple pickles
-    without a per-object state dict.
-    """
-
-    record: CertificateRecord | None
-    kid: str = ""
-    code: str = ""
-    message: str = ""
+# An issued event as the puller sends it to a worker: (certificate_id, node_id, token or None).
+Issued = tuple[str, str, str | None]
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
-def _b64url_decode(text: str) -> bytes:
-    return urlsafe_b64decode(text + "=" * (-len(text) % 4))
+class Refusal(NamedTuple):
+    """Why an issued event's token cannot be trusted (or has expired): a stable code and a message."""
+
+    code: str
+    message: str
+
+
+def _b64url_decode(segment: bytes | str) -> bytes:
+    """base64url without padding, as `base64.urlsafe_b64decode` reads it (non-alphabet bytes are skipped)."""
+    data = segment.encode("ascii") if isinstance(segment, str) else segment
+    return binascii.a2b_base64(data.translate(_URLSAFE) + b"=" * (-len(data) % 4))
 
 
 def _public_keys(jwks: dict[str, Any]) -> dict[str, Ed25519PublicKey]:
@@ -54,7 +58,7 @@ def _public_keys(jwks: dict[str, Any]) -> dict[str, Ed25519PublicKey]:
     }
 
 
-def _header_key(keys: dict[str, Ed25519PublicKey], header_b64: str) -> tuple[str, Ed25519PublicKey] | VerificationError:
+def _header_key(keys: dict[str, Ed25519PublicKey], header_b64: bytes) -> tuple[str, Ed25519PublicKey] | VerificationError:
     """The kid and key a JWS header names, or why it cannot be verified."""
     try:
         header = json.loads(_b64url_decode(header_b64))
@@ -77,9 +81,9 @@ class PageVerifier:
         self.issuer = issuer
         self.now_s = now_s
         self.verify_signatures = verify_signatures  # even tokens a verified page signature covers
-        self.headers: dict[str, tuple[str, Ed25519PublicKey] | VerificationError] = {}
+        self.headers: dict[bytes, tuple[str, Ed25519PublicKey] | VerificationError] = {}
 
-    def _key_of(self, header_b64: str) -> tuple[str, Ed25519PublicKey]:
+    def _key_of(self, header_b64: bytes) -> tuple[str, Ed25519PublicKey]:
         found = self.headers.get(header_b64)
         if found is None:
             found = self.headers[header_b64] = _header_key(self.keys, header_b64)
@@ -92,14 +96,17 @@ class PageVerifier:
 
         Authentic: its SHA-256 is `signed_digest` (from a verified page signature), or its own
         signature verifies when there is no such digest or every signature is to be verified.
+        A compact JWS is ASCII, so the token is encoded once and its segments are cut from those
+        bytes (the digest is over the same bytes `feed_signing.token_sha256` hashes).
         """
         try:
-            header_b64, payload_b64, signature_b64 = token.split(".")
+            raw = token.encode("ascii")
+            header_b64, payload_b64, signature_b64 = raw.split(b".")
             kid, key = self._key_of(header_b64)
-            if signed_digest is not None and token_sha256(token) != signed_digest:
+            if signed_digest is not None and hashlib.sha256(raw).hexdigest() != signed_digest:
                 raise VerificationError("bad_signature", "token differs from the one the signed page covers (SHA-256)")
             if signed_digest is None or self.verify_signatures:
-                key.verify(_b64url_decode(signature_b64), f"{header_b64}.{payload_b64}".encode("ascii"))
+                key.verify(_b64url_decode(signature_b64), raw[: len(header_b64) + 1 + len(payload_b64)])
             payload = _b64url_decode(payload_b64)
         except InvalidSignature as exc:
             raise VerificationError("bad_signature", "signature does not match the token") from exc
@@ -112,27 +119,35 @@ class PageVerifier:
             raise VerificationError("expired", "token has expired")
         return kid, claims
 
-    def check(self, event: dict[str, Any], signed_digest: str | None = None) -> Checked:
+    def check(self, issued: Issued, signed_digest: str | None = None) -> Record | Refusal:
         """Authenticity, issuer, expiry, the claims contract, and agreement with the feed event."""
+        certificate_id, node_id, token = issued
         try:
-            kid, claims = self.claims(event.get("token") or "", signed_digest)
+            kid, claims = self.claims(token or "", signed_digest)
         except VerificationError as error:
-            return Checked(None, code=error.code, message=str(error))
+            return Refusal(error.code, str(error))
         except ValidationError as exc:
-            return Checked(None, code="bad_claims", message=f"claims do not follow the contract: {exc.error_count()} errors")
-        if claims.sub != event["node_id"] or claims.jti != event["certificate_id"]:
-            return Checked(None, code="mismatch", message="token names another node or certificate than its feed event")
-        return Checked(record_of(claims), kid=kid)
+            return Refusal("bad_claims", f"claims do not follow the contract: {exc.error_count()} errors")
+        if claims.sub != node_id or claims.jti != certificate_id:
+            return Refusal("mismatch", "token names another node or certificate than its feed event")
+        return record_of(kid, claims)
+
+
+def issued_of(events: list[dict[str, Any]]) -> list[Issued | None]:
+    """What a worker needs of each event of a page: the issued ones' ids and token, None for revocations."""
+    return [(event["certificate_id"], event["node_id"], event.get("token")) if event["kind"] == "issued" else None
+            for event in events]
 
 
 def check_page(
-    jwks: dict[str, Any], issuer: str, now_s: float, verify_signatures: bool, events: list[dict[str, Any]],
+    jwks: dict[str, Any], issuer: str, now_s: float, verify_signatures: bool, events: list[Issued | None],
     signed_digests: list[str | None] | None,
-) -> list[Checked | None]:
+) -> list[Record | Refusal | None]:
     """Check every issued event of a page (None for revocations); runs in a worker process for big pulls.
 
-    `signed_digests` are the token digests of the page's verified signature, None for an unsigned page.
+    `events` come from `issued_of`; `signed_digests` are the token digests of the page's verified
+    signature, None for an unsigned page.
     """
     verifier = PageVerifier(jwks, issuer, now_s, verify_signatures)
     digests = signed_digests if signed_digests is not None else [None] * len(events)
-    return [verifier.check(event, digest) if event["kind"] == "issued" else None for event, digest in zip(events, digests)]
+    return [verifier.check(event, digest) if event is not None else None for event, digest in zip(events, digests)]
