@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, insert, select
 
 from suanli.controlplane.store import reports
-from suanli.controlplane.store.tables import nodes
+from suanli.controlplane.store.tables import nodes, usage_history
 
 T0 = datetime(2026, 11, 21, 8, 0, 0, 123456, tzinfo=timezone.utc)
 
@@ -50,3 +50,48 @@ def test_sqlite_time_matches_a_non_utc_offset() -> None:
     """A time given with another offset is stored as the same instant in UTC."""
     beijing = timezone(timedelta(hours=8))
     assert reports._sqlite_time(T0.astimezone(beijing)) == reports._sqlite_time(T0) == "2026-11-21 08:00:00.123456"
+
+
+@pytest.mark.parametrize("keys_per_lookup", [5_000, 2])  # 2: the look-up of stored keys in three queries
+def test_usage_insert_stores_only_new_keys_and_names_exactly_those(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys_per_lookup: int
+) -> None:
+    """Keys already stored are told apart by a look-up before the insert (no RETURNING): they come
+    back as not written and keep their first body; every new key is written once."""
+    monkeypatch.setattr(reports, "_SQLITE_KEYS_PER_LOOKUP", keys_per_lookup)
+    monkeypatch.setattr(reports, "_SQLITE_ROWS_PER_STATEMENT", 2)
+    engine = create_engine(f"sqlite:///{tmp_path / 'usage.db'}")
+    nodes.create(engine)
+    usage_history.create(engine)
+    with engine.begin() as connection:
+        connection.execute(insert(nodes), [_node("a"), _node("b")])
+        first = reports._insert_usage(connection, [("a", 1, T0, '{"first": 1}'), ("b", 1, T0, '{"first": 1}')], T0)
+        assert first == {("a", 1), ("b", 1)}
+        again = [("a", 1, T0, '{"again": 1}'), ("a", 2, T0, "{}"), ("b", 1, T0, '{"again": 1}'), ("b", 2, T0, "{}"),
+                 ("a", 3, T0 + timedelta(seconds=30), "{}")]
+        assert reports._insert_usage(connection, again, T0) == {("a", 2), ("b", 2), ("a", 3)}
+    with engine.connect() as connection:
+        stored = {(r.node_id, r.seq): (r.body, r.sent_at) for r in connection.execute(select(usage_history))}
+    assert stored == {
+        ("a", 1): ('{"first": 1}', T0), ("b", 1): ('{"first": 1}', T0), ("a", 2): ("{}", T0), ("b", 2): ("{}", T0),
+        ("a", 3): ("{}", T0 + timedelta(seconds=30)),
+    }
+    engine.dispose()
+
+
+def test_locked_nodes_arrive_through_one_json_row_with_their_types() -> None:
+    """The lock query folds its rows into one JSON value: numbers stay numbers, text (quotes,
+    non-ASCII) comes back as stored, and an unknown id is simply absent."""
+    engine = create_engine("sqlite://")
+    nodes.create(engine)
+    contribution = '{"dims": ["CN-SD", "济南-1", "R\\"1", ""], "cores": 64}'
+    with engine.begin() as connection:
+        connection.execute(insert(nodes), [{**_node("a"), "contribution": contribution, "last_seq": 2**40}])
+        locked = reports._lock_nodes(connection, ["a", "missing"])
+    assert list(locked) == ["a"]
+    row = locked["a"]
+    assert (row.status, row.last_seq, row.usage_seq, row.contribution, row.inventory_hash) == (
+        "active", 2**40, 0, contribution, "h"
+    )
+    assert isinstance(row.last_seq, int)
+    engine.dispose()

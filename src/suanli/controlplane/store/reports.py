@@ -7,6 +7,7 @@ or in one greenlet (PostgreSQL), instead of a thread hand-off per statement.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -84,20 +85,34 @@ _POSTGRES_LOCK_NODES = text(
 def _lock_nodes(connection: Connection, node_ids: list[str]) -> dict[str, _LockedNode]:
     """The group's node rows, locked for this transaction (SQLite: the writer holds the write lock)."""
     if connection.dialect.name == "sqlite":
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            placeholders = ", ".join(["?"] * len(node_ids))  # at most one per request of the group
-            rows = cursor.execute(f"SELECT {_LOCKED_COLUMNS} FROM nodes WHERE id IN ({placeholders})", node_ids)
-            return {row[0]: _LockedNode(*row) for row in rows.fetchall()}
-        finally:
-            cursor.close()
+        placeholders = ", ".join(["?"] * len(node_ids))  # at most one per request of the group
+        rows = _sqlite_one_row_json(
+            connection, f"SELECT json_group_array(json_array({_LOCKED_COLUMNS})) FROM nodes WHERE id IN ({placeholders})",
+            node_ids,
+        )
+        return {row[0]: _LockedNode(*row) for row in rows}
     rows = connection.execute(_POSTGRES_LOCK_NODES, {"node_ids": node_ids}).all()
     return {row[0]: _LockedNode(*row) for row in rows}
 
 
-_SQLITE_USAGE_COLUMNS = "INSERT OR IGNORE INTO usage_history (node_id, seq, sent_at, received_at, body, downsampled) VALUES "
+def _sqlite_one_row_json(connection: Connection, statement: str, parameters: list[Any]) -> list[list[Any]]:
+    """Rows a query folds into one JSON array, fetched in a single sqlite3 step.
+
+    Why: sqlite3 gives up the GIL for every row it steps to, and while the event loop parses
+    requests the writer thread then waits for the GIL again after each row (measured: a 30-row
+    lock query took 6 ms of wall for 0.7 ms of CPU). One row means one wait."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        (folded,) = cursor.execute(statement, parameters).fetchone()
+    finally:
+        cursor.close()
+    return json.loads(folded)
+
+
+_SQLITE_USAGE_COLUMNS = "INSERT INTO usage_history (node_id, seq, sent_at, received_at, body, downsampled) VALUES "
 _SQLITE_MAX_PARAMETERS = 32_766  # bound parameters in one statement (SQLite ≥ 3.32)
 _SQLITE_ROWS_PER_STATEMENT = 500  # 5 parameters a row, well under _SQLITE_MAX_PARAMETERS
+_SQLITE_KEYS_PER_LOOKUP = 5_000  # 2 parameters a key
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -115,21 +130,39 @@ UsageRow = tuple[str, int, datetime, str]
 
 def _sqlite_insert_usage(connection: Connection, rows: list[UsageRow], now: datetime) -> set[tuple[str, int]]:
     """The hottest statement on SQLite, straight to sqlite3: per-row parameter processing in
-    SQLAlchemy cost more than the insert itself. Many rows per statement, because every sqlite3
-    call gives up the GIL and the writer thread then waits for the event loop to hand it back;
-    RETURNING names only the rows actually inserted, so duplicates are told apart."""
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    SQLAlchemy cost more than the insert itself. The keys already stored are looked up first in
+    one query folded into one row, and only the others inserted, many rows per statement and
+    without RETURNING: every row sqlite3 steps through gives up the GIL, and the writer thread
+    then waits for the event loop to hand it back (see `_sqlite_one_row_json`). The writer
+    holds SQLite's write lock, so nothing can store a key between the look-up and the insert."""
+    stored: set[tuple[str, int]] = set()
+    for start in range(0, len(rows), _SQLITE_KEYS_PER_LOOKUP):
+        chunk = rows[start:start + _SQLITE_KEYS_PER_LOOKUP]
+        keys: list[Any] = []
+        for node_id, seq, _sent_at, _body in chunk:
+            keys += (node_id, seq)
+        found = _sqlite_one_row_json(
+            connection,
+            # A join, not `(node_id, seq) IN (VALUES …)`: SQLite plans that as a scan of the table.
+            "SELECT json_group_array(json_array(u.node_id, u.seq)) FROM (VALUES "
+            + ", ".join(["(?, ?)"] * len(chunk))
+            + ") AS k JOIN usage_history AS u ON u.node_id = k.column1 AND u.seq = k.column2",
+            keys,
+        )
+        stored.update((node_id, seq) for node_id, seq in found)
+    new_rows = [row for row in rows if (row[0], row[1]) not in stored] if stored else rows
     received = _sqlite_time(now)
     written: set[tuple[str, int]] = set()
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        for start in range(0, len(rows), _SQLITE_ROWS_PER_STATEMENT):
-            chunk = rows[start:start + _SQLITE_ROWS_PER_STATEMENT]
+        for start in range(0, len(new_rows), _SQLITE_ROWS_PER_STATEMENT):
+            chunk = new_rows[start:start + _SQLITE_ROWS_PER_STATEMENT]
             statement = _SQLITE_USAGE_COLUMNS + ", ".join(["(?, ?, ?, ?, ?, 0)"] * len(chunk))
-            statement += " RETURNING node_id, seq"
             parameters: list[Any] = []
             for node_id, seq, sent_at, body in chunk:
                 parameters += (node_id, seq, _sqlite_time(sent_at), received, body)
-            written.update(cursor.execute(statement, parameters).fetchall())
+                written.add((node_id, seq))
+            cursor.execute(statement, parameters)
     finally:
         cursor.close()
     return written
