@@ -70,11 +70,14 @@ GROUP BY h.hardware_hash HAVING count(DISTINCT c.source) > 1
 """
 _CHILD_TABLES = ("certificate_accelerators", "certificate_storage", "certificate_hardware")
 # The digests of just-stored certificates as (cid, 32-byte hash) rows; OR IGNORE: a source repeating a
-# hash inside one certificate must not abort the page.
+# hash inside one certificate must not abort the page. CROSS JOIN keeps the certificates in the outer
+# loop, so rows arrive in primary-key order (cid, then the contract's sorted hashes) and append at the
+# end of the table; with a plain JOIN SQLite loops over positions outside and goes through the page's
+# certificates once per position (100 000 certificates: 1.1-1.4 s -> 0.75-0.9 s of CPU, in SQL alone).
 _SPLIT_HARDWARE = """
 WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < :most)
 INSERT OR IGNORE INTO certificate_hardware
-SELECT n.cid, substr(n.digests, 32 * k.i + 1, 32) FROM temp.new_hardware n JOIN k ON 32 * k.i < length(n.digests)
+SELECT n.cid, substr(n.digests, 32 * k.i + 1, 32) FROM temp.new_hardware n CROSS JOIN k WHERE 32 * k.i < length(n.digests)
 """
 
 
