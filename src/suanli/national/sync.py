@@ -11,6 +11,13 @@ checked on its own (header, kid, issuer, expiry, claims, agreement with its even
 Pages without a page token (older servers) fall back to verifying each token's signature; once a
 source has sent a signed page, an unsigned one is refused, so a signature cannot be stripped to
 slip in unauthenticated revocations. `verify_each_token` verifies every token's own signature too.
+
+The summary is requested together with the first feed page, not before it (a control plane builds it
+on the first request after a start). Until it arrives, pages are checked against the pinned issuer,
+or on a first pull against the issuer named by the first page's statement once a JWKS key's
+signature on it verifies; they may be stored, but no transaction commits before the summary has
+verified against the same JWKS and named that issuer. If it does not, the source fails with the
+summary's error and nothing of this pull stays.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import itertools
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -119,6 +126,41 @@ async def _verified_summary(client: SourceClient, verifier: JwksVerifier, pinned
     return summary
 
 
+def _page_issuer(verifier: JwksVerifier, page: Any) -> str | None:
+    """The issuer a page's statement names, when a key of the source's JWKS signed it (None otherwise).
+
+    Only provisional: pages are checked against it until the summary arrives, and nothing is committed
+    before the summary, verified with the same JWKS, names the same issuer.
+    """
+    token = page.get("page_token") if isinstance(page, dict) else None
+    try:
+        issuer = verifier.verify(token)["iss"] if isinstance(token, str) else None
+    except (VerificationError, KeyError):
+        return None
+    return issuer if isinstance(issuer, str) else None
+
+
+def _confirmation(summary: asyncio.Future[NationalSummary], report: SourceReport) -> Callable[[], Awaitable[None]]:
+    """What the feed awaits before each commit: the verified summary, naming the issuer the pages were checked for."""
+    async def confirm() -> None:
+        report.summary = await summary
+        if report.summary.issuer != report.issuer:
+            raise SourceError(f"feed pages are signed for issuer {report.issuer!r}, the summary names {report.summary.issuer!r}")
+    return confirm
+
+
+async def _raise_summary_error(summary: asyncio.Future[NationalSummary]) -> None:
+    """Raise the summary's SourceError, if its verification failed (waits for it); else return."""
+    if summary.done() and summary.cancelled():
+        return
+    try:
+        await summary
+    except SourceError:
+        raise
+    except Exception:  # noqa: BLE001 - a transport error of the summary: the feed's error is the one to report
+        return
+
+
 class _Checker:
     """Verifies pages inline, or in a process pool once a pull turns out to span several pages."""
 
@@ -182,7 +224,10 @@ class _Feed:
 
     async def fetch(self, cursor: str) -> tuple[dict[str, Any], list[str | None] | None]:
         """The page after `cursor` and the token digests its verified page signature binds (None: unsigned)."""
-        page = await self.client.certificates(cursor, PAGE_LIMIT)
+        return self.verify(cursor, await self.client.certificates(cursor, PAGE_LIMIT))
+
+    def verify(self, cursor: str, page: Any) -> tuple[dict[str, Any], list[str | None] | None]:
+        """The page as served after `cursor`, checked: its shape and, when signed, its page signature."""
         _check_page_shape(page)
         if page.get("page_token") is None and not self.signs_pages:
             return page, None
@@ -208,16 +253,17 @@ def _store_page(state: PullState, url: str, page: dict[str, Any], checked: list[
         state.begin()
 
 
-async def _sync_feed(state: PullState, url: str, feed: _Feed, cursor: str, report: SourceReport,
-                     progress: Progress | None) -> str:
-    """Page through the feed; the next page downloads and is verified while this one is stored.
+async def _sync_feed(state: PullState, url: str, feed: _Feed, cursor: str, first_page: Any, report: SourceReport,
+                     progress: Progress | None, confirm: Callable[[], Awaitable[None]]) -> str:
+    """Page through the feed from `first_page`; the next page downloads and is verified while this one is stored.
 
     The store runs in a thread (SQLite releases the GIL), so the event loop keeps reading and
     parsing the next page meanwhile rather than leaving it in the socket buffers. Each page is
     stored with its cursor; a transaction spans PAGES_PER_COMMIT pages, since a commit writes every
-    index page the random hardware hashes touched. A failure keeps what was committed.
+    index page the random hardware hashes touched. `confirm` is awaited before every commit (the
+    source's summary and issuer; see `sync_source`). A failure keeps what was committed.
     """
-    page, digests = await feed.fetch(cursor)
+    page, digests = feed.verify(cursor, first_page)
     if page["has_more"]:
         feed.checker.start_pool()
     current = await feed.checker.check(page["events"], digests)
@@ -225,9 +271,13 @@ async def _sync_feed(state: PullState, url: str, feed: _Feed, cursor: str, repor
     storing: asyncio.Future[None] | None = None
     state.begin()
     try:
+        report.dropped_unpublished = state.drop_unpublished_keys(url, feed.verifier.key_ids)
+        state.defer_hash_index()  # a first sync into an empty state: built once at the end
         for pages in itertools.count(1):
             following = asyncio.ensure_future(feed.fetch_checked(page["next_cursor"])) if page["has_more"] else None
             commit = following is not None and pages % PAGES_PER_COMMIT == 0
+            if commit:
+                await confirm()
             storing = asyncio.ensure_future(asyncio.to_thread(
                 _store_page, state, url, page, current, report, feed.signs_pages, commit))
             await storing
@@ -237,6 +287,7 @@ async def _sync_feed(state: PullState, url: str, feed: _Feed, cursor: str, repor
             if following is None:
                 break
             page, current = await following
+        await confirm()
     except BaseException:
         if following is not None:
             following.cancel()
@@ -260,21 +311,30 @@ async def sync_source(
     pinned, cursor, signs_pages = state.source(url)
     jwks = await client.jwks()
     verifier = JwksVerifier(jwks)
-    report.summary = await _verified_summary(client, verifier, pinned, now)
-    report.issuer = report.summary.issuer
-    with state.transaction():
-        report.dropped_unpublished = state.drop_unpublished_keys(url, verifier.key_ids)
-    checker = _Checker(jwks, report.issuer, now, workers if workers is not None else (os.cpu_count() or 1),
-                       verify_each_token)
-    feed = _Feed(client, verifier, report.issuer, checker, signs_pages)
-    with state.transaction():
-        state.defer_hash_index()  # a first sync into an empty state: built once at the end
+    # The summary is verified before anything is committed, not before the feed is read: a control plane
+    # builds it on its first request after a start, and the first pages download meanwhile.
+    summary = asyncio.ensure_future(_verified_summary(client, verifier, pinned, now))
+    checker: _Checker | None = None
     try:
-        cursor = await _sync_feed(state, url, feed, cursor, report, progress)
+        first_page = await client.certificates(cursor, PAGE_LIMIT)
+        report.issuer = pinned or _page_issuer(verifier, first_page) or (await summary).issuer
+        checker = _Checker(jwks, report.issuer, now, workers if workers is not None else (os.cpu_count() or 1),
+                           verify_each_token)
+        feed = _Feed(client, verifier, report.issuer, checker, signs_pages)
+        cursor = await _sync_feed(state, url, feed, cursor, first_page, report, progress, _confirmation(summary, report))
+    except SourceError:
+        await _raise_summary_error(summary)  # a summary that fails explains the rest
+        raise
     finally:
-        checker.close()
+        if not summary.done():
+            summary.cancel()
+        elif not summary.cancelled():
+            summary.exception()  # retrieved: its failure, if any, was raised above or superseded
+        if checker is not None:
+            checker.close()
         with state.transaction():
             state.build_hash_index()
+    report.summary = summary.result()  # confirmed before the feed's last commit
     state.save_source(url, report.issuer, cursor, report.summary.model_dump(mode="json"), now.timestamp(),
                       feed.signs_pages)
     report.held = state.count(url)
