@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -228,3 +229,22 @@ async def test_first_sync_defers_the_hash_index_and_builds_it_even_when_the_pull
     result = await pull_clients(state, [("sd", shandong), ("js", jiangsu)], NOW)
     assert deferred == [True, True, False]  # js arrives in a non-empty state: its hashes go through the index
     assert [d.nodes for d in result.duplicates] == [["js-2", "sd-3"]]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_the_cycle_collector_is_paused_during_a_sync_and_left_as_it_was(state: PullState, enabled: bool) -> None:
+    shandong, _ = _two_sources()
+    seen: list[bool] = []
+    certificates = shandong.certificates
+
+    async def page(cursor: str, limit: int) -> dict[str, Any]:
+        seen.append(gc.isenabled())
+        return await certificates(cursor, limit)
+
+    shandong.certificates = page  # type: ignore[method-assign]
+    (gc.enable if enabled else gc.disable)()
+    try:
+        await sync.sync_source(state, "sd", shandong, NOW)
+        assert gc.isenabled() is enabled and seen == [False]
+    finally:
+        gc.enable()
