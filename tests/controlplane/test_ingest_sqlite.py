@@ -57,24 +57,28 @@ def test_usage_insert_stores_only_new_keys_and_names_exactly_those(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys_per_lookup: int
 ) -> None:
     """Keys already stored are told apart by a look-up before the insert (no RETURNING): they come
-    back as not written and keep their first body; every new key is written once."""
+    back as not written and keep their first body; every new key is written once, whether its body
+    was encoded in Python or is cut by SQLite out of its request's text."""
     monkeypatch.setattr(reports, "_SQLITE_KEYS_PER_LOOKUP", keys_per_lookup)
     monkeypatch.setattr(reports, "_SQLITE_ROWS_PER_STATEMENT", 2)
     engine = create_engine(f"sqlite:///{tmp_path / 'usage.db'}")
     nodes.create(engine)
     usage_history.create(engine)
+    row = reports.UsageRow
+    request = '{"reports": [{"seq": 2, "body": {"cut": 2}}, {"seq": 3, "body": {"cut": [3, "x"]}}]}'
     with engine.begin() as connection:
         connection.execute(insert(nodes), [_node("a"), _node("b")])
-        first = reports._insert_usage(connection, [("a", 1, T0, '{"first": 1}'), ("b", 1, T0, '{"first": 1}')], T0)
+        first = reports._sqlite_insert_usage(connection, [row("a", 1, T0, '{"first": 1}', 0, 0), row("b", 1, T0, '{"first": 1}', 1, 0)],
+                                      [None, None], T0)
         assert first == {("a", 1), ("b", 1)}
-        again = [("a", 1, T0, '{"again": 1}'), ("a", 2, T0, "{}"), ("b", 1, T0, '{"again": 1}'), ("b", 2, T0, "{}"),
-                 ("a", 3, T0 + timedelta(seconds=30), "{}")]
-        assert reports._insert_usage(connection, again, T0) == {("a", 2), ("b", 2), ("a", 3)}
+        again = [row("a", 1, T0, '{"again": 1}', 0, 0), row("a", 2, T0, "{}", 0, 1), row("b", 1, T0, None, 1, 0),
+                 row("b", 2, T0, None, 1, 0), row("b", 3, T0 + timedelta(seconds=30), None, 1, 1)]
+        assert reports._sqlite_insert_usage(connection, again, [None, request], T0) == {("a", 2), ("b", 2), ("b", 3)}
     with engine.connect() as connection:
         stored = {(r.node_id, r.seq): (r.body, r.sent_at) for r in connection.execute(select(usage_history))}
     assert stored == {
-        ("a", 1): ('{"first": 1}', T0), ("b", 1): ('{"first": 1}', T0), ("a", 2): ("{}", T0), ("b", 2): ("{}", T0),
-        ("a", 3): ("{}", T0 + timedelta(seconds=30)),
+        ("a", 1): ('{"first": 1}', T0), ("b", 1): ('{"first": 1}', T0), ("a", 2): ("{}", T0),
+        ("b", 2): ('{"cut":2}', T0), ("b", 3): ('{"cut":[3,"x"]}', T0 + timedelta(seconds=30)),
     }
     engine.dispose()
 
@@ -95,3 +99,25 @@ def test_locked_nodes_arrive_through_one_json_row_with_their_types() -> None:
     )
     assert isinstance(row.last_seq, int)
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("request_body", "reports_in_batch", "cuttable"),
+    [
+        (b'{"reports": [{"seq": 1, "body": {"a": 1}}, {"seq": 2, "body": {}}]}', 2, True),
+        (b' \n{"reports": [{"seq": 1, "body": {}}]}', 1, True),  # leading whitespace is fine
+        (b'{"reports": [{"seq": 1, "body": {}, "body": {}}]}', 1, False),  # a report's body twice
+        (b'{"reports": [], "reports": [{"seq": 1, "body": {}}]}', 1, False),  # the batch's reports twice
+        (b'{"reports": [{"seq": 1, "body": {"m": "body"}}]}', 1, False),  # "body" as a value: counted too
+        (b'{"reports": [{"seq": 1, "\\u0062ody": {}, "body": {}}]}', 1, False),  # a key spelled with an escape
+        (b'\xef\xbb\xbf{"reports": [{"seq": 1, "body": {}}]}', 1, False),  # a byte-order mark
+        (b'{"reports": [{"seq": 1, "body": {"m": "\xff"}}]}', 1, False),  # not UTF-8
+    ],
+)
+def test_database_cuts_bodies_only_out_of_requests_where_it_finds_what_pydantic_validated(
+    request_body: bytes, reports_in_batch: int, cuttable: bool
+) -> None:
+    text = reports.cuttable_text(request_body, reports_in_batch)
+    assert (text is not None) == cuttable
+    if cuttable:
+        assert text == request_body.decode()

@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 
 from suanli.controlplane.store.tables import inventory_history, nodes, usage_history
 
+from suanli.schema import Usage
+
 from .factories import batch_json, inventory, inventory_report, usage, usage_report
 
 
@@ -164,3 +166,46 @@ async def test_revoked_node_is_refused_at_once_while_its_credential_is_cached(ai
     assert response.status == 403
     assert (await response.json())["error"]["code"] == "node_revoked"
     assert await _count(helper, usage_history) == 1
+
+
+def _usage_envelope_json(node_id: str, seq: int, body_members: str) -> str:
+    """One usage report's JSON with `body_members` written verbatim after the envelope's fields."""
+    sent_at = usage_report(node_id, seq).sent_at.isoformat()
+    return (f'{{"schema": "v1", "node_id": "{node_id}", "seq": {seq}, "kind": "usage", '
+            f'"sent_at": "{sent_at}", {body_members}}}')
+
+
+async def _stored_usage(helper, node_id: str) -> dict[int, Usage]:  # noqa: ANN001
+    async with helper.engine.connect() as connection:
+        rows = await connection.execute(
+            select(usage_history.c.seq, usage_history.c.body).where(usage_history.c.node_id == node_id)
+        )
+        return {seq: Usage.model_validate_json(body) for seq, body in rows}
+
+
+async def test_history_keeps_the_validated_body_when_a_report_repeats_its_body_key(client, helper) -> None:
+    """Pydantic validates the last of two "body" keys; SQLite's JSON functions would take the
+    first. The stored point must be the validated one, never the unvalidated first copy."""
+    node_id, headers = await helper.enroll()
+    unvalidated = '"body": {"cpu_percent": 99.0, "memory_used_bytes": "not even a number"}'
+    validated = '"body": {"cpu_percent": 10.0, "memory_used_bytes": 1024}'
+    body = '{"reports": [' + _usage_envelope_json(node_id, 1, f"{unvalidated}, {validated}") + "]}"
+    response = await _post(client, headers, body)
+    assert response.status == 200 and await response.json() == {"accepted": [1], "duplicates": []}
+    stored = await _stored_usage(helper, node_id)
+    assert (stored[1].cpu_percent, stored[1].memory_used_bytes) == (10.0, 1024)
+
+
+async def test_history_bodies_cut_from_the_request_or_encoded_read_back_the_same(client, helper) -> None:
+    """A plain batch takes the fast way (the database cuts each body out of the request text); one
+    with a \\u escape is encoded in Python. Both read back as the usage that was sent."""
+    node_id, headers = await helper.enroll()
+    plain = [usage_report(node_id, seq, usage((float(seq), 50.0), cpu_percent=float(seq))) for seq in (1, 2)]
+    escaped = _usage_envelope_json(
+        node_id, 3, '"body": {"cpu_percent": 3.0, "filesystems": [{"mountpoint": "/mnt/caf\\u00e9", "size_bytes": 2, "used_bytes": 1}]}'
+    )
+    assert (await _post(client, headers, batch_json(*plain))).status == 200
+    assert (await _post(client, headers, '{"reports": [' + escaped + "]}")).status == 200
+    stored = await _stored_usage(helper, node_id)
+    assert stored[1] == plain[0].body and stored[2] == plain[1].body
+    assert stored[3].filesystems[0].mountpoint == "/mnt/café"
