@@ -109,6 +109,7 @@ def test_locked_nodes_arrive_through_one_json_row_with_their_types() -> None:
         (b'{"reports": [{"seq": 1, "body": {}, "body": {}}]}', 1, False),  # a report's body twice
         (b'{"reports": [], "reports": [{"seq": 1, "body": {}}]}', 1, False),  # the batch's reports twice
         (b'{"reports": [{"seq": 1, "body": {"m": "body"}}]}', 1, False),  # "body" as a value: counted too
+        (b'{"reports": [{"seq": 1, "body": {"m": "a\\"b"}}]}', 1, False),  # any escape, not only \\u
         (b'{"reports": [{"seq": 1, "\\u0062ody": {}, "body": {}}]}', 1, False),  # a key spelled with an escape
         (b'\xef\xbb\xbf{"reports": [{"seq": 1, "body": {}}]}', 1, False),  # a byte-order mark
         (b'{"reports": [{"seq": 1, "body": {"m": "\xff"}}]}', 1, False),  # not UTF-8
