@@ -37,7 +37,7 @@ from suanli.controlplane.store.keys import create_api_key  # noqa: E402
 from suanli.controlplane.store.locations import ensure_datacenter  # noqa: E402
 from suanli.controlplane.store.tables import nodes  # noqa: E402
 from suanli.national.client import HttpSource  # noqa: E402
-from suanli.national.sync import sync_source  # noqa: E402
+from suanli.national.sync import default_workers, sync_source  # noqa: E402
 from suanli.national.tally import tally  # noqa: E402
 from suanli.national.state import PullState  # noqa: E402
 from suanli.schema.national import Capacity, CertificateClaims, Flops  # noqa: E402
@@ -165,7 +165,7 @@ async def run(count: int, changes: int, workdir: Path, workers: int | None = Non
         server.stop()
         await engine.dispose()
     return {
-        "certificates": count, "changes": changes, "setup_s": round(setup_s, 2), "workers": workers or os.cpu_count(),
+        "certificates": count, "changes": changes, "setup_s": round(setup_s, 2), "workers": workers if workers is not None else default_workers(),
         "verify_each_token": verify_each_token,
         "full_sync_s": round(full["sync_s"], 3), "full_sync_certificates_per_s": round(count / full["sync_s"]),
         "full_sync_target_s": FULL_TARGET_S, "full_totals_s": round(full["totals_s"], 3),
@@ -187,7 +187,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--certificates", type=int, default=100_000)
     parser.add_argument("--changes", type=int, default=1_000)
-    parser.add_argument("--workers", type=int, default=None, help="verification processes (default: one per CPU)")
+    parser.add_argument("--workers", type=int, default=None, help="verification processes (default: the CPUs beyond 2, none below 4: checked inline)")
     parser.add_argument("--verify-each-token", action="store_true", help="verify every certificate's own signature too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="suanli-bench-national-") as workdir:

@@ -248,3 +248,8 @@ async def test_the_cycle_collector_is_paused_during_a_sync_and_left_as_it_was(st
         assert gc.isenabled() is enabled and seen == [False]
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(("cpus", "workers"), [(1, 0), (2, 0), (3, 0), (4, 2), (16, 14)])
+def test_pages_are_checked_inline_below_four_cores_and_by_the_spare_cores_above(cpus: int, workers: int) -> None:
+    assert sync.default_workers(cpus) == workers
