@@ -6,9 +6,12 @@ import json
 
 from sqlalchemy import func, select
 
+from suanli.controlplane.appkeys import SYNC_DB
+from suanli.controlplane.contribution import DefaultCatalog
+from suanli.controlplane.store.nodes import NodeIdentity
+from suanli.controlplane.store.reports import IngestItem, IngestPolicy, ingest
 from suanli.controlplane.store.tables import inventory_history, nodes, usage_history
-
-from suanli.schema import Usage
+from suanli.schema import ReportBatch, Usage, utc_now
 
 from .factories import batch_json, inventory, inventory_report, usage, usage_report
 
@@ -209,3 +212,21 @@ async def test_history_bodies_cut_from_the_request_or_encoded_read_back_the_same
     stored = await _stored_usage(helper, node_id)
     assert stored[1] == plain[0].body and stored[2] == plain[1].body
     assert stored[3].filesystems[0].mountpoint == "/mnt/café"
+
+
+async def test_writer_stores_a_request_texts_bodies_on_either_store(client, helper) -> None:
+    """`ingest` takes an item carrying its request text on both stores: SQLite cuts the bodies
+    out of it, PostgreSQL (whose requests arrive encoded) encodes them from the validated reports."""
+    node_id, _headers = await helper.enroll()
+    sent = [usage_report(node_id, seq, usage((float(seq),), cpu_percent=float(seq))) for seq in (1, 2)]
+    request = batch_json(*sent).encode()
+    item = IngestItem.prepare(NodeIdentity(node_id, "active", "CN-SD", "dc-jinan-1"),
+                              ReportBatch.model_validate_json(request).reports, request)
+    assert item.request_text is not None and item.usage_json is None
+    writes = client.app[SYNC_DB]  # the writer's own transactions, as the report writer uses them
+    (ack,) = await writes.run(ingest, [item], utc_now(), IngestPolicy(90.0, DefaultCatalog()))
+    assert (ack.accepted, ack.duplicates) == ([1, 2], [])
+    assert await _stored_usage(helper, node_id) == {1: sent[0].body, 2: sent[1].body}
+    async with helper.engine.connect() as connection:
+        latest = (await connection.execute(select(nodes.c.latest_usage).where(nodes.c.id == node_id))).scalar_one()
+    assert Usage.model_validate_json(latest) == sent[1].body
