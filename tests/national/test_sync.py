@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gc
+import sys
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -232,20 +233,22 @@ async def test_first_sync_defers_the_hash_index_and_builds_it_even_when_the_pull
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-async def test_the_cycle_collector_is_paused_during_a_sync_and_left_as_it_was(state: PullState, enabled: bool) -> None:
+async def test_the_cycle_collector_is_paused_and_the_switch_interval_shorter_during_a_sync(state: PullState, enabled: bool) -> None:
     shandong, _ = _two_sources()
-    seen: list[bool] = []
+    seen: list[tuple[bool, float]] = []
     certificates = shandong.certificates
 
     async def page(cursor: str, limit: int) -> dict[str, Any]:
-        seen.append(gc.isenabled())
+        seen.append((gc.isenabled(), sys.getswitchinterval()))
         return await certificates(cursor, limit)
 
     shandong.certificates = page  # type: ignore[method-assign]
     (gc.enable if enabled else gc.disable)()
+    interval_s = sys.getswitchinterval()
     try:
         await sync.sync_source(state, "sd", shandong, NOW)
-        assert gc.isenabled() is enabled and seen == [False]
+        assert gc.isenabled() is enabled and sys.getswitchinterval() == interval_s
+        assert seen == [(False, min(interval_s, sync.GIL_SWITCH_INTERVAL_S))] and sync.GIL_SWITCH_INTERVAL_S < 0.005
     finally:
         gc.enable()
 
