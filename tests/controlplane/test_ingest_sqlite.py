@@ -52,6 +52,31 @@ def test_sqlite_time_matches_a_non_utc_offset() -> None:
     assert reports._sqlite_time(T0.astimezone(beijing)) == reports._sqlite_time(T0) == "2026-11-21 08:00:00.123456"
 
 
+class _Item:
+    """What the usage insert asks of a group's item: its request text, and its bodies encoded."""
+
+    def __init__(self, request_text: str | None, encoded: dict[int, str] | None = None) -> None:
+        self.request_text = request_text
+        self.encoded = encoded or {}
+
+    def encode_body(self, index: int) -> str:
+        return self.encoded[index]
+
+
+def _usage_db(tmp_path: Path):  # noqa: ANN202
+    engine = create_engine(f"sqlite:///{tmp_path / 'usage.db'}")
+    nodes.create(engine)
+    usage_history.create(engine)
+    with engine.begin() as connection:
+        connection.execute(insert(nodes), [_node("a"), _node("b")])
+    return engine
+
+
+def _stored(engine) -> dict:  # noqa: ANN001
+    with engine.connect() as connection:
+        return {(r.node_id, r.seq): (r.body, r.sent_at) for r in connection.execute(select(usage_history))}
+
+
 @pytest.mark.parametrize("keys_per_lookup", [5_000, 2])  # 2: the look-up of stored keys in three queries
 def test_usage_insert_stores_only_new_keys_and_names_exactly_those(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys_per_lookup: int
@@ -61,25 +86,50 @@ def test_usage_insert_stores_only_new_keys_and_names_exactly_those(
     was encoded in Python or is cut by SQLite out of its request's text."""
     monkeypatch.setattr(reports, "_SQLITE_KEYS_PER_LOOKUP", keys_per_lookup)
     monkeypatch.setattr(reports, "_SQLITE_ROWS_PER_STATEMENT", 2)
-    engine = create_engine(f"sqlite:///{tmp_path / 'usage.db'}")
-    nodes.create(engine)
-    usage_history.create(engine)
+    engine = _usage_db(tmp_path)
     row = reports.UsageRow
     request = '{"reports": [{"seq": 2, "body": {"cut": 2}}, {"seq": 3, "body": {"cut": [3, "x"]}}]}'
     with engine.begin() as connection:
-        connection.execute(insert(nodes), [_node("a"), _node("b")])
-        first = reports._sqlite_insert_usage(connection, [row("a", 1, T0, '{"first": 1}', 0, 0), row("b", 1, T0, '{"first": 1}', 1, 0)],
-                                      [None, None], T0)
+        first = reports._sqlite_insert_usage(
+            connection, [row("a", 1, T0, '{"first": 1}', 0, 0), row("b", 1, T0, '{"first": 1}', 1, 0)],
+            [_Item(None), _Item(None)], T0,
+        )
         assert first == {("a", 1), ("b", 1)}
         again = [row("a", 1, T0, '{"again": 1}', 0, 0), row("a", 2, T0, "{}", 0, 1), row("b", 1, T0, None, 1, 0),
                  row("b", 2, T0, None, 1, 0), row("b", 3, T0 + timedelta(seconds=30), None, 1, 1)]
-        assert reports._sqlite_insert_usage(connection, again, [None, request], T0) == {("a", 2), ("b", 2), ("b", 3)}
-    with engine.connect() as connection:
-        stored = {(r.node_id, r.seq): (r.body, r.sent_at) for r in connection.execute(select(usage_history))}
-    assert stored == {
+        written = reports._sqlite_insert_usage(connection, again, [_Item(None), _Item(request)], T0)
+        assert written == {("a", 2), ("b", 2), ("b", 3)}
+    assert _stored(engine) == {
         ("a", 1): ('{"first": 1}', T0), ("b", 1): ('{"first": 1}', T0), ("a", 2): ("{}", T0),
         ("b", 2): ('{"cut":2}', T0), ("b", 3): ('{"cut":[3,"x"]}', T0 + timedelta(seconds=30)),
     }
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected_bodies"),
+    [
+        # SQLite refuses the text: the statement stores nothing, every body of it is encoded.
+        ('{"reports": [{"seq": 1, "body": {"cut": 1}}, {"seq": 2, "body": {"cut": 2}}',
+         {("a", 1): '{"encoded": 1}', ("a", 2): '{"encoded": 2}', ("b", 1): '{"encoded": "b"}'}),
+        # No report at index 1: one row short; what was cut stays, the missing one is encoded.
+        ('{"reports": [{"seq": 1, "body": {"cut": 1}}]}',
+         {("a", 1): '{"cut":1}', ("a", 2): '{"encoded": 2}', ("b", 1): '{"cut":"b"}'}),
+    ],
+)
+def test_usage_bodies_sqlite_cannot_cut_out_are_encoded_instead(
+    tmp_path: Path, request_text: str, expected_bodies: dict
+) -> None:
+    """Whatever SQLite could not cut out of a request is stored from the validated reports: no
+    acknowledged point goes missing, and what the statement did store is kept, once."""
+    engine = _usage_db(tmp_path)
+    row = reports.UsageRow
+    rows = [row("a", 1, T0, None, 0, 0), row("a", 2, T0, None, 0, 1), row("b", 1, T0, None, 1, 0)]
+    items = [_Item(request_text, {0: '{"encoded": 1}', 1: '{"encoded": 2}'}),
+             _Item('{"reports": [{"seq": 1, "body": {"cut": "b"}}]}', {0: '{"encoded": "b"}'})]
+    with engine.begin() as connection:
+        assert reports._sqlite_insert_usage(connection, rows, items, T0) == {("a", 1), ("a", 2), ("b", 1)}
+    assert {key: body for key, (body, _sent_at) in _stored(engine).items()} == expected_bodies
     engine.dispose()
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -21,6 +24,8 @@ from suanli.controlplane.store import aggregates
 from suanli.controlplane.store.nodes import NodeIdentity, inventory_hash
 from suanli.controlplane.store.tables import inventory_history, nodes
 from suanli.schema import BatchAck, InventoryReport, UsageReport
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -189,7 +194,7 @@ class UsageRow(NamedTuple):
 
 
 def _sqlite_insert_usage(
-    connection: Connection, rows: list[UsageRow], texts: list[str | None], now: datetime
+    connection: Connection, rows: list[UsageRow], items: Sequence[IngestItem], now: datetime
 ) -> set[tuple[str, int]]:
     """The hottest statement on SQLite, straight to sqlite3: per-row parameter processing in
     SQLAlchemy cost more than the insert itself. The keys already stored are looked up first in
@@ -197,6 +202,33 @@ def _sqlite_insert_usage(
     without RETURNING: every row sqlite3 steps through gives up the GIL, and the writer thread
     then waits for the event loop to hand it back (see `_sqlite_one_row_json`). The writer
     holds SQLite's write lock, so nothing can store a key between the look-up and the insert."""
+    stored = _sqlite_stored_keys(connection, rows)
+    new_rows = [row for row in rows if (row.node_id, row.seq) not in stored] if stored else rows
+    received = _sqlite_time(now)
+    cut: dict[int, list[UsageRow]] = {}
+    for row in new_rows:
+        if row.body_json is None:
+            cut.setdefault(row.item, []).append(row)
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        _sqlite_insert_encoded(cursor, [row for row in new_rows if row.body_json is not None], received)
+        for chunk in _sqlite_cut_chunks(cut):
+            if not _sqlite_insert_cut(cursor, chunk, items, received):
+                # SQLite could not cut every body out (a text its JSON parser refuses): what the
+                # statement stored stays, the rest is encoded from the validated reports.
+                rows_of_chunk = [row for rows_of_item in chunk.values() for row in rows_of_item]
+                cut_ok = _sqlite_stored_keys(connection, rows_of_chunk)
+                _sqlite_insert_encoded(cursor, [
+                    row._replace(body_json=items[row.item].encode_body(row.index))
+                    for row in rows_of_chunk if (row.node_id, row.seq) not in cut_ok
+                ], received)
+    finally:
+        cursor.close()
+    return {(row.node_id, row.seq) for row in new_rows}
+
+
+def _sqlite_stored_keys(connection: Connection, rows: list[UsageRow]) -> set[tuple[str, int]]:
+    """Which of the rows' (node_id, seq) keys the history holds already."""
     stored: set[tuple[str, int]] = set()
     for start in range(0, len(rows), _SQLITE_KEYS_PER_LOOKUP):
         chunk = rows[start:start + _SQLITE_KEYS_PER_LOOKUP]
@@ -212,54 +244,60 @@ def _sqlite_insert_usage(
             keys,
         )
         stored.update((node_id, seq) for node_id, seq in found)
-    new_rows = [row for row in rows if (row.node_id, row.seq) not in stored] if stored else rows
-    received = _sqlite_time(now)
-    encoded = [row for row in new_rows if row.body_json is not None]
-    cut: dict[int, list[UsageRow]] = {}
-    for row in new_rows:
-        if row.body_json is None:
-            cut.setdefault(row.item, []).append(row)
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        for start in range(0, len(encoded), _SQLITE_ROWS_PER_STATEMENT):
-            chunk = encoded[start:start + _SQLITE_ROWS_PER_STATEMENT]
-            statement = _SQLITE_USAGE_COLUMNS + ", ".join(["(?, ?, ?, ?, ?, 0)"] * len(chunk))
-            parameters: list[Any] = []
-            for row in chunk:
-                parameters += (row.node_id, row.seq, _sqlite_time(row.sent_at), received, row.body_json)
-            cursor.execute(statement, parameters)
-        _sqlite_insert_cut(cursor, cut, texts, received)
-    finally:
-        cursor.close()
-    return {(row.node_id, row.seq) for row in new_rows}
+    return stored
 
 
-def _sqlite_insert_cut(cursor: Any, cut: dict[int, list[UsageRow]], texts: list[str | None], received: str) -> None:
-    """Usage rows whose bodies SQLite cuts out of their requests' texts: one SELECT per request,
-    joined into as few statements as SQLite's limits allow. The request's reports are the outer
-    loop (CROSS JOIN keeps that order), so each text is parsed once."""
+def _sqlite_insert_encoded(cursor: Any, rows: list[UsageRow], received: str) -> None:
+    """Rows whose bodies are encoded already, many rows per statement."""
+    for start in range(0, len(rows), _SQLITE_ROWS_PER_STATEMENT):
+        chunk = rows[start:start + _SQLITE_ROWS_PER_STATEMENT]
+        statement = _SQLITE_USAGE_COLUMNS + ", ".join(["(?, ?, ?, ?, ?, 0)"] * len(chunk))
+        parameters: list[Any] = []
+        for row in chunk:
+            parameters += (row.node_id, row.seq, _sqlite_time(row.sent_at), received, row.body_json)
+        cursor.execute(statement, parameters)
+
+
+def _sqlite_cut_chunks(cut: dict[int, list[UsageRow]]) -> Iterator[dict[int, list[UsageRow]]]:
+    """The requests whose bodies SQLite cuts, as few per statement as SQLite's limits allow."""
+    chunk: dict[int, list[UsageRow]] = {}
+    parameters = 0
+    for item, rows in cut.items():
+        needed = 2 + 4 * len(rows)
+        if chunk and (parameters + needed > _SQLITE_MAX_PARAMETERS or len(chunk) == _SQLITE_MAX_COMPOUND_SELECTS):
+            yield chunk
+            chunk, parameters = {}, 0
+        chunk[item] = rows
+        parameters += needed
+    if chunk:
+        yield chunk
+
+
+def _sqlite_insert_cut(
+    cursor: Any, chunk: dict[int, list[UsageRow]], items: Sequence[IngestItem], received: str
+) -> bool:
+    """Usage rows whose bodies SQLite cuts out of their requests' texts, in one statement of one
+    SELECT per request. The request's reports are the outer loop (CROSS JOIN keeps that order),
+    so each text is parsed once. False if SQLite refused a text or stored fewer rows than asked
+    (a refused statement stores nothing)."""
     selects: list[str] = []
     parameters: list[Any] = []
-
-    def flush() -> None:
-        if selects:
-            cursor.execute(_SQLITE_USAGE_CUT_COLUMNS + " UNION ALL ".join(selects), parameters)
-            selects.clear()
-            parameters.clear()
-
-    for item, rows in cut.items():
-        if len(parameters) + 2 + 4 * len(rows) > _SQLITE_MAX_PARAMETERS or len(selects) == _SQLITE_MAX_COMPOUND_SELECTS:
-            flush()
+    for item, rows in chunk.items():
         selects.append(
             "SELECT v.column2, v.column3, v.column4, ?, json_extract(r.value, '$.body'), 0 "
             "FROM json_each(?, '$.reports') AS r CROSS JOIN (VALUES "
             + ", ".join(["(?, ?, ?, ?)"] * len(rows))
             + ") AS v WHERE v.column1 = r.key"
         )
-        parameters += (received, texts[item])
+        parameters += (received, items[item].request_text)
         for row in rows:
             parameters += (row.index, row.node_id, row.seq, _sqlite_time(row.sent_at))
-    flush()
+    try:
+        cursor.execute(_SQLITE_USAGE_CUT_COLUMNS + " UNION ALL ".join(selects), parameters)
+    except sqlite3.Error as error:  # e.g. malformed JSON, or no body where one was expected (NOT NULL)
+        log.warning("SQLite could not cut usage bodies out of a request (%s); encoding them instead", error)
+        return False
+    return cursor.rowcount == sum(len(rows) for rows in chunk.values())
 
 
 # One fixed statement whatever the group's size: PostgreSQL plans it once, and the rows travel
@@ -296,7 +334,7 @@ def _insert_usage(
     if not rows:
         return set()
     if connection.dialect.name == "sqlite":
-        return _sqlite_insert_usage(connection, rows, [item.request_text for item in items], now)
+        return _sqlite_insert_usage(connection, rows, items, now)
     return _postgres_insert_usage(connection, rows, items, now)
 
 
