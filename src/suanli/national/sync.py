@@ -169,9 +169,9 @@ def default_workers(cpus: int | None = None) -> int:
     JSON, page signatures) and the store thread (SQLite); 0, checking inline, on fewer than 4 cores.
 
     A token costs ~35 µs checked inline but ~45 µs in a worker, pickling both ways included, and on
-    2 cores shared with the control plane a worker only competes with the loop and the store: a
-    100 000-certificate sync used ~2 s less CPU and ran 1-3 s faster inline than with 2 workers
-    (bench/RESULTS.md, national).
+    2 cores shared with the control plane a worker only competes with the loop and the store: on the
+    bench machine a 100 000-certificate sync ran 0.6-3 s faster inline than with 2 workers
+    (bench/RESULTS.md, national, round 4).
     """
     spare = (cpus if cpus is not None else os.cpu_count() or 1) - 2
     return spare if spare >= 2 else 0
