@@ -170,7 +170,8 @@ def default_workers(cpus: int | None = None) -> int:
 
     A token costs ~35 µs checked inline but ~45 µs in a worker, pickling both ways included, and on
     2 cores shared with the control plane a worker only competes with the loop and the store: on the
-    bench machine a 100 000-certificate sync ran 0.6-3 s faster inline than with 2 workers
+    bench machine a 100 000-certificate sync used ~1.4 s less CPU inline than with 2 workers, ran
+    0.6-3 s faster while other work loaded the machine and as fast when it was quiet
     (bench/RESULTS.md, national, round 4).
     """
     spare = (cpus if cpus is not None else os.cpu_count() or 1) - 2
