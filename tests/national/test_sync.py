@@ -212,24 +212,27 @@ def _has_hash_index(state: PullState) -> bool:
     return state.connection.execute(query).fetchone() is not None
 
 
-async def test_first_sync_defers_the_hash_index_and_builds_it_even_when_the_pull_fails(
+async def test_hash_index_exists_only_while_a_second_source_is_held(
     state: PullState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """One source alone cannot share a hash with another: its syncs neither build nor keep the
+    index. The first sync of a second source builds it before storing, and finds the duplicate."""
     monkeypatch.setattr(sync, "PAGE_LIMIT", 2)
     shandong, jiangsu = _two_sources()
     shandong.certify("sd-3", ["GPU-3"])
     shandong.tamper_page = lambda page: page.update(page_token=None) if page["next_cursor"] == "3" else None
-    deferred: list[bool] = []
-    build = state.build_hash_index
-    monkeypatch.setattr(state, "build_hash_index", lambda: (deferred.append(state.hash_index_deferred), build())[1])
     failed = await pull_clients(state, [("sd", shandong)], NOW)
     assert "no page signature" in failed.failed["sd"] and state.count("sd") == 0  # nothing committed yet
-    assert deferred == [True] and _has_hash_index(state)
     shandong.tamper_page = None
+    assert (await pull_clients(state, [("sd", shandong)], NOW)).failed == {}
+    assert state.count("sd") == 3 and not _has_hash_index(state)
     jiangsu.certify("js-2", ["GPU-3"])
     result = await pull_clients(state, [("sd", shandong), ("js", jiangsu)], NOW)
-    assert deferred == [True, True, False]  # js arrives in a non-empty state: its hashes go through the index
+    assert _has_hash_index(state)
     assert [d.nodes for d in result.duplicates] == [["js-2", "sd-3"]]
+    jiangsu.certify("js-3", ["GPU-1"])  # another hash sd holds, arriving in a later sync
+    result = await pull_clients(state, [("sd", shandong), ("js", jiangsu)], NOW)
+    assert [d.nodes for d in result.duplicates] == [["js-2", "sd-3"], ["js-3", "sd-1"]]
 
 
 @pytest.mark.parametrize("enabled", [True, False])

@@ -6,10 +6,11 @@ rows refer to a certificate by an integer key, and hardware hashes are kept as 3
 100 000-certificate state stays a few hundred bytes per certificate.
 
 Hardware hashes are random keys, so keeping their index up to date costs a random B-tree insert per
-hash (12 per certificate). A first full sync into an empty state therefore drops that index and builds
-it once at the end from the finished table (`defer_hash_index`): 100 000 certificates stored in
-~5.7 s instead of ~12 s. Nothing reads the index meanwhile: with no other certificate stored, no
-hash can be shared.
+hash (12 per certificate), and building it afresh 1.3–2.3 s at 100 000 certificates. Only duplicate
+detection reads it, and a hash can be shared only between two sources: so the index exists only
+while the state holds more than one source (`prepare_hash_index`, at the start of every sync). The
+first sync of a second source builds it over what is stored before storing its own pages, whose
+hashes then go through it.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ CREATE TABLE IF NOT EXISTS certificate_storage (
 CREATE TABLE IF NOT EXISTS certificate_hardware (
     cid INTEGER NOT NULL, hardware_hash BLOB NOT NULL, PRIMARY KEY (cid, hardware_hash)
 ) WITHOUT ROWID;
-{_HASH_INDEX};
 CREATE TEMP TABLE IF NOT EXISTS new_hardware (cid INTEGER PRIMARY KEY, digests BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS duplicate_candidates (hardware_hash BLOB PRIMARY KEY) WITHOUT ROWID;
 """
@@ -123,7 +123,7 @@ class PullState:
         # Hardware hashes are random keys: each page of inserts touches pages all over their index, so a
         # cache that holds the index (~50 MB at 100 000 certificates) saves re-reading it per transaction.
         self.connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-        self.hash_index_deferred = False
+        self.without_hash_index = False  # set by `prepare_hash_index`: no duplicate look-ups this sync
         had_candidates = self._has_table("duplicate_candidates")
         self.connection.executescript(_SCHEMA)
         columns = {row[1] for row in self.connection.execute("PRAGMA table_info(sources)")}
@@ -216,7 +216,7 @@ class PullState:
         self.connection.executemany("INSERT OR IGNORE INTO certificate_storage VALUES (?, ?, ?)", rows["certificate_storage"])
         self._insert_hardware(rows["new_hardware"], max(len(c[2][-1]) for c in latest) // 32)
         # One source alone cannot duplicate across sources; nor can the first source of an empty state.
-        if not self.hash_index_deferred and self._has_other_source(source):
+        if not self.without_hash_index and self._has_other_source(source):
             self.connection.execute(_NEW_CANDIDATES, {"source": source, "first": next_cid})
 
     def _insert_hardware(self, blobs: list[tuple[int, bytes]], most: int) -> None:
@@ -227,20 +227,18 @@ class PullState:
         self.connection.execute(_SPLIT_HARDWARE, {"most": most})
         self.connection.execute("DELETE FROM temp.new_hardware")
 
-    def defer_hash_index(self) -> bool:
-        """Drop the hardware hash index when no certificate is stored (see the module docstring); whether it was."""
-        if self.connection.execute("SELECT 1 FROM certificates LIMIT 1").fetchone() is not None:
-            return False
-        self.connection.execute("DROP INDEX IF EXISTS hardware_hash")
-        self.hash_index_deferred = True
-        return True
-
-    def build_hash_index(self) -> None:
-        """Build the hardware hash index again after `defer_hash_index` (a no-op otherwise)."""
-        if self.hash_index_deferred:
-            self.connection.execute("PRAGMA threads = 2")  # the sorter may use a helper thread
+    def prepare_hash_index(self, source: str) -> bool:
+        """Before storing `source`'s pages: build the hardware hash index if another source is held
+        (its duplicates are then looked up as pages are stored), else drop it, since nothing can be
+        shared with one source alone. Whether the state has the index now."""
+        if self._has_other_source(source):
+            self.connection.execute("PRAGMA threads = 2")  # the index sorter may use a helper thread
             self.connection.execute(_HASH_INDEX)
-            self.hash_index_deferred = False
+            self.without_hash_index = False
+            return True
+        self.connection.execute("DROP INDEX IF EXISTS hardware_hash")
+        self.without_hash_index = True
+        return False
 
     def _has_other_source(self, source: str) -> bool:
         """Whether any other source was ever pulled into this state (every stored certificate's source was)."""

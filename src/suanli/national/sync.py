@@ -289,7 +289,7 @@ async def _sync_feed(state: PullState, url: str, feed: _Feed, cursor: str, first
     state.begin()
     try:
         report.dropped_unpublished = state.drop_unpublished_keys(url, feed.verifier.key_ids)
-        state.defer_hash_index()  # a first sync into an empty state: built once at the end
+        state.prepare_hash_index(url)  # only with another source held (see state.py)
         for pages in itertools.count(1):
             following = asyncio.ensure_future(feed.fetch_checked(page["next_cursor"])) if page["has_more"] else None
             commit = following is not None and pages % PAGES_PER_COMMIT == 0
@@ -384,8 +384,6 @@ async def _sync_source(
             summary.exception()  # retrieved: its failure, if any, was raised above or superseded
         if checker is not None:
             checker.close()
-        with state.transaction():
-            state.build_hash_index()
     report.summary = summary.result()  # confirmed before the feed's last commit
     state.save_source(url, report.issuer, cursor, report.summary.model_dump(mode="json"), now.timestamp(),
                       feed.signs_pages)
