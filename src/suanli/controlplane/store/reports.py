@@ -164,12 +164,11 @@ def _sqlite_one_row_json(connection: Connection, statement: str, parameters: lis
     return json.loads(folded)
 
 
-_SQLITE_USAGE_COLUMNS = "INSERT INTO usage_history (node_id, seq, sent_at, received_at, body, downsampled) VALUES "
+_SQLITE_USAGE_INSERT = "INSERT INTO usage_history (node_id, seq, sent_at, received_at, body, downsampled) "
 _SQLITE_MAX_PARAMETERS = 32_766  # bound parameters in one statement (SQLite ≥ 3.32)
 _SQLITE_ROWS_PER_STATEMENT = 500  # 5 parameters a row, well under _SQLITE_MAX_PARAMETERS
 _SQLITE_KEYS_PER_LOOKUP = 5_000  # 2 parameters a key
 _SQLITE_MAX_COMPOUND_SELECTS = 400  # SELECTs in one UNION ALL (SQLite's default limit is 500)
-_SQLITE_USAGE_CUT_COLUMNS = "INSERT INTO usage_history (node_id, seq, sent_at, received_at, body, downsampled) "
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -251,7 +250,7 @@ def _sqlite_insert_encoded(cursor: Any, rows: list[UsageRow], received: str) -> 
     """Rows whose bodies are encoded already, many rows per statement."""
     for start in range(0, len(rows), _SQLITE_ROWS_PER_STATEMENT):
         chunk = rows[start:start + _SQLITE_ROWS_PER_STATEMENT]
-        statement = _SQLITE_USAGE_COLUMNS + ", ".join(["(?, ?, ?, ?, ?, 0)"] * len(chunk))
+        statement = _SQLITE_USAGE_INSERT + "VALUES " + ", ".join(["(?, ?, ?, ?, ?, 0)"] * len(chunk))
         parameters: list[Any] = []
         for row in chunk:
             parameters += (row.node_id, row.seq, _sqlite_time(row.sent_at), received, row.body_json)
@@ -293,7 +292,7 @@ def _sqlite_insert_cut(
         for row in rows:
             parameters += (row.index, row.node_id, row.seq, _sqlite_time(row.sent_at))
     try:
-        cursor.execute(_SQLITE_USAGE_CUT_COLUMNS + " UNION ALL ".join(selects), parameters)
+        cursor.execute(_SQLITE_USAGE_INSERT + " UNION ALL ".join(selects), parameters)
     except sqlite3.Error as error:  # e.g. malformed JSON, or no body where one was expected (NOT NULL)
         log.warning("SQLite could not cut usage bodies out of a request (%s); encoding them instead", error)
         return False
