@@ -123,7 +123,6 @@ class PullState:
         # Hardware hashes are random keys: each page of inserts touches pages all over their index, so a
         # cache that holds the index (~50 MB at 100 000 certificates) saves re-reading it per transaction.
         self.connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-        self.without_hash_index = False  # set by `prepare_hash_index`: no duplicate look-ups this sync
         had_candidates = self._has_table("duplicate_candidates")
         self.connection.executescript(_SCHEMA)
         columns = {row[1] for row in self.connection.execute("PRAGMA table_info(sources)")}
@@ -216,7 +215,7 @@ class PullState:
         self.connection.executemany("INSERT OR IGNORE INTO certificate_storage VALUES (?, ?, ?)", rows["certificate_storage"])
         self._insert_hardware(rows["new_hardware"], max(len(c[2][-1]) for c in latest) // 32)
         # One source alone cannot duplicate across sources; nor can the first source of an empty state.
-        if not self.without_hash_index and self._has_other_source(source):
+        if self._has_other_source(source):
             self.connection.execute(_NEW_CANDIDATES, {"source": source, "first": next_cid})
 
     def _insert_hardware(self, blobs: list[tuple[int, bytes]], most: int) -> None:
@@ -227,18 +226,15 @@ class PullState:
         self.connection.execute(_SPLIT_HARDWARE, {"most": most})
         self.connection.execute("DELETE FROM temp.new_hardware")
 
-    def prepare_hash_index(self, source: str) -> bool:
+    def prepare_hash_index(self, source: str) -> None:
         """Before storing `source`'s pages: build the hardware hash index if another source is held
-        (its duplicates are then looked up as pages are stored), else drop it, since nothing can be
-        shared with one source alone. Whether the state has the index now."""
+        (its duplicates are then looked up as pages are stored, see `put_many`), else drop it, since
+        nothing can be shared with one source alone."""
         if self._has_other_source(source):
             self.connection.execute("PRAGMA threads = 2")  # the index sorter may use a helper thread
             self.connection.execute(_HASH_INDEX)
-            self.without_hash_index = False
-            return True
-        self.connection.execute("DROP INDEX IF EXISTS hardware_hash")
-        self.without_hash_index = True
-        return False
+        else:
+            self.connection.execute("DROP INDEX IF EXISTS hardware_hash")
 
     def _has_other_source(self, source: str) -> bool:
         """Whether any other source was ever pulled into this state (every stored certificate's source was)."""
