@@ -19,7 +19,6 @@ twice the cost, and a page of 1 000 certificates goes out and back once per sync
 from __future__ import annotations
 
 import binascii
-import hashlib
 import json
 from typing import Any, NamedTuple
 
@@ -27,13 +26,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from suanli.controlplane.signing import ALGORITHM, VerificationError
+from suanli.controlplane.certification.feed_signing import token_sha256
+from suanli.controlplane.signing import ALGORITHM, VerificationError, b64url_decode
 from suanli.national.state import Record, record_of
 from suanli.schema.national import CertificateClaims
 
 # An issued event as the puller sends it to a worker: (certificate_id, node_id, token or None).
 Issued = tuple[str, str, str | None]
-_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 class Refusal(NamedTuple):
@@ -43,16 +42,10 @@ class Refusal(NamedTuple):
     message: str
 
 
-def _b64url_decode(segment: bytes | str) -> bytes:
-    """base64url without padding, as `base64.urlsafe_b64decode` reads it (non-alphabet bytes are skipped)."""
-    data = segment.encode("ascii") if isinstance(segment, str) else segment
-    return binascii.a2b_base64(data.translate(_URLSAFE) + b"=" * (-len(data) % 4))
-
-
 def _public_keys(jwks: dict[str, Any]) -> dict[str, Ed25519PublicKey]:
     """The Ed25519 keys of a JWKS by kid, parsed once (as `signing.JwksVerifier` does)."""
     return {
-        jwk["kid"]: Ed25519PublicKey.from_public_bytes(_b64url_decode(jwk["x"]))
+        jwk["kid"]: Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
         for jwk in jwks.get("keys", [])
         if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and "kid" in jwk
     }
@@ -61,7 +54,7 @@ def _public_keys(jwks: dict[str, Any]) -> dict[str, Ed25519PublicKey]:
 def _header_key(keys: dict[str, Ed25519PublicKey], header_b64: bytes) -> tuple[str, Ed25519PublicKey] | VerificationError:
     """The kid and key a JWS header names, or why it cannot be verified."""
     try:
-        header = json.loads(_b64url_decode(header_b64))
+        header = json.loads(b64url_decode(header_b64))
     except (ValueError, TypeError) as exc:
         return VerificationError("malformed", f"not a compact JWS: {exc}")
     if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
@@ -97,17 +90,17 @@ class PageVerifier:
         Authentic: its SHA-256 is `signed_digest` (from a verified page signature), or its own
         signature verifies when there is no such digest or every signature is to be verified.
         A compact JWS is ASCII, so the token is encoded once and its segments are cut from those
-        bytes (the digest is over the same bytes `feed_signing.token_sha256` hashes).
+        bytes (`token_sha256` hashes them as the control plane hashed the text).
         """
         try:
             raw = token.encode("ascii")
             header_b64, payload_b64, signature_b64 = raw.split(b".")
             kid, key = self._key_of(header_b64)
-            if signed_digest is not None and hashlib.sha256(raw).hexdigest() != signed_digest:
+            if signed_digest is not None and token_sha256(raw) != signed_digest:
                 raise VerificationError("bad_signature", "token differs from the one the signed page covers (SHA-256)")
             if signed_digest is None or self.verify_signatures:
-                key.verify(_b64url_decode(signature_b64), raw[: len(header_b64) + 1 + len(payload_b64)])
-            payload = _b64url_decode(payload_b64)
+                key.verify(b64url_decode(signature_b64), raw[: len(header_b64) + 1 + len(payload_b64)])
+            payload = b64url_decode(payload_b64)
         except InvalidSignature as exc:
             raise VerificationError("bad_signature", "signature does not match the token") from exc
         except (ValueError, TypeError, binascii.Error) as exc:

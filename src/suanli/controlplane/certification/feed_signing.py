@@ -32,9 +32,10 @@ class PageSignatureError(Exception):
     """A feed page whose signed statement is missing, invalid, or does not describe the page as served."""
 
 
-def token_sha256(token: str) -> str:
-    """The hex SHA-256 of a token's exact bytes (ASCII for any compact JWS; UTF-8 for anything else)."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+def token_sha256(token: str | bytes) -> str:
+    """The hex SHA-256 of a token's exact bytes (ASCII for any compact JWS; UTF-8 for anything else).
+    Bytes are hashed as they are (a puller that encoded the token already)."""
+    return hashlib.sha256(token.encode("utf-8") if isinstance(token, str) else token).hexdigest()
 
 
 def event_entry(
