@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -130,6 +131,27 @@ def test_usage_bodies_sqlite_cannot_cut_out_are_encoded_instead(
     with engine.begin() as connection:
         assert reports._sqlite_insert_usage(connection, rows, items, T0) == {("a", 1), ("a", 2), ("b", 1)}
     assert {key: body for key, (body, _sent_at) in _stored(engine).items()} == expected_bodies
+    engine.dispose()
+
+
+def test_a_full_database_is_not_taken_for_a_text_sqlite_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk while cutting bodies out fails the write, as on the encoded path: no rows are
+    encoded and stored instead (SQLite may have rolled the whole transaction back by then)."""
+    engine = _usage_db(tmp_path)
+    encoded_rows: list[int] = []
+    insert_encoded = reports._sqlite_insert_encoded
+    monkeypatch.setattr(reports, "_sqlite_insert_encoded",
+                        lambda cursor, rows, received: (encoded_rows.append(len(rows)), insert_encoded(cursor, rows, received))[1])
+    big = "x" * 200_000
+    request = '{"reports": [{"seq": 1, "body": {"cut": "' + big + '"}}]}'
+    with engine.begin() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+        connection.exec_driver_sql(f"PRAGMA max_page_count = {pages + 5}")  # 20 KiB left: a full disk
+        with pytest.raises(sqlite3.OperationalError, match="full"):
+            reports._sqlite_insert_usage(connection, [reports.UsageRow("a", 1, T0, None, 0, 0)],
+                                         [_Item(request, {0: '{"encoded": 1}'})], T0)
+    assert encoded_rows == [0]  # the encoded path had nothing of its own, and was not asked again
+    assert _stored(engine) == {}
     engine.dispose()
 
 

@@ -293,10 +293,20 @@ def _sqlite_insert_cut(
             parameters += (row.index, row.node_id, row.seq, _sqlite_time(row.sent_at))
     try:
         cursor.execute(_SQLITE_USAGE_INSERT + " UNION ALL ".join(selects), parameters)
-    except sqlite3.Error as error:  # e.g. malformed JSON, or no body where one was expected (NOT NULL)
+    except sqlite3.Error as error:
+        # Only an error about the text itself is worked around. Anything else (a full disk, I/O)
+        # is the group's failure, as on the encoded path: after one SQLite may have rolled back the
+        # whole transaction, and what followed would commit on its own, outside it.
+        if error.sqlite_errorcode not in _SQLITE_TEXT_ERRORS or not cursor.connection.in_transaction:
+            raise
         log.warning("SQLite could not cut usage bodies out of a request (%s); encoding them instead", error)
         return False
     return cursor.rowcount == sum(len(rows) for rows in chunk.values())
+
+
+# What SQLite answers when it cannot cut a body out of a text: malformed JSON is a plain SQL error,
+# a body it does not find a NULL that the column refuses.
+_SQLITE_TEXT_ERRORS = frozenset({sqlite3.SQLITE_ERROR, sqlite3.SQLITE_CONSTRAINT_NOTNULL})
 
 
 # One fixed statement whatever the group's size: PostgreSQL plans it once, and the rows travel
