@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import sqlite3
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,12 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# How often the checkpoint thread copies the ingest writer's WAL into the database file, and the
-# size the WAL file is cut back to after a checkpoint that reached its end.
-WAL_CHECKPOINT_INTERVAL_S = 1.0
-WAL_SIZE_LIMIT_BYTES = 64 * 2**20
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 
 class DatabaseUrlError(ValueError):
@@ -56,7 +48,6 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
     cursor.close()
 
 
@@ -91,14 +82,11 @@ class SyncTransactions:
         self._read_engine: Engine | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._readers: ThreadPoolExecutor | None = None
-        self._checkpointer: WalCheckpointer | None = None
         if is_sqlite(url):
-            self._sync_engine = _sqlite_sync_engine(url, "BEGIN IMMEDIATE", pool_size=1, checkpoints=False)
+            self._sync_engine = _sqlite_sync_engine(url, "BEGIN IMMEDIATE", pool_size=1)
             self._read_engine = _sqlite_sync_engine(url, "BEGIN", pool_size=READ_THREADS)
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suanli-sqlite-writer")
             self._readers = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="suanli-sqlite-reader")
-            path = _sqlite_path(url)
-            self._checkpointer = WalCheckpointer(path) if path is not None else None
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """`function(connection, *args)` in a write transaction, committed when it returns."""
@@ -123,49 +111,6 @@ class SyncTransactions:
         for engine in (self._sync_engine, self._read_engine):
             if engine is not None:
                 engine.dispose()
-        if self._checkpointer is not None:
-            self._checkpointer.stop()
-
-
-class WalCheckpointer:
-    """Copies the WAL into the database file from a thread of its own, every
-    `WAL_CHECKPOINT_INTERVAL_S`, instead of on the ingest writer's thread.
-
-    SQLite checkpoints automatically inside the COMMIT that crosses 1 000 WAL pages: the writer
-    thread would then read the WAL back, write the database file and fsync it while every request
-    of the next group waits for it (measured: a 1.2 MB group's commit averaged 6.8 ms of wall, with
-    checkpoints turned off ~10 % more reports/s). A PASSIVE checkpoint takes no write lock: the
-    writer goes on committing while it runs. Crash safety is unchanged: committed pages live in
-    the WAL until copied, and SQLite replays the WAL on open."""
-
-    def __init__(self, path: Path, interval_s: float = WAL_CHECKPOINT_INTERVAL_S) -> None:
-        self._path = path
-        self._interval_s = interval_s
-        self._stopping = threading.Event()
-        self.checkpoints = 0  # passes run so far
-        self._thread = threading.Thread(target=self._run, name="suanli-sqlite-checkpoint", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        connection = sqlite3.connect(self._path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-        try:
-            while not self._stopping.wait(self._interval_s):
-                self._checkpoint(connection)
-            self._checkpoint(connection)
-        finally:
-            connection.close()
-
-    def _checkpoint(self, connection: sqlite3.Connection) -> None:
-        try:
-            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            self.checkpoints += 1
-        except sqlite3.Error as error:  # a full disk or a locked file: the next pass tries again
-            log.warning("WAL checkpoint of %s failed: %s", self._path, error)
-
-    def stop(self) -> None:
-        """One last checkpoint, then the thread ends."""
-        self._stopping.set()
-        self._thread.join()
 
 
 def _in_transaction(engine: Engine | None, function: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -174,12 +119,11 @@ def _in_transaction(engine: Engine | None, function: Callable[..., T], args: tup
         return function(connection, *args)
 
 
-def _sqlite_sync_engine(url: str, begin: str, pool_size: int, checkpoints: bool = True) -> Engine:
+def _sqlite_sync_engine(url: str, begin: str, pool_size: int) -> Engine:
     """A sqlite3 engine whose transactions really start at BEGIN: Python's sqlite3 would otherwise
     run a transaction's first SELECTs outside it (before its first write), and a read-then-write
     could act on rows another writer changed meanwhile. The writer begins IMMEDIATE (takes the
-    write lock first), readers a deferred BEGIN (one snapshot for all their queries).
-    `checkpoints=False`: its commits never checkpoint; a `WalCheckpointer` does that instead."""
+    write lock first), readers a deferred BEGIN (one snapshot for all their queries)."""
     engine = sa_create_engine(
         make_url(url).set(drivername="sqlite"),
         pool_size=pool_size,
@@ -189,8 +133,6 @@ def _sqlite_sync_engine(url: str, begin: str, pool_size: int, checkpoints: bool 
     def on_connect(dbapi_connection, record) -> None:  # noqa: ANN001
         _on_sqlite_connect(dbapi_connection, record)
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        if not checkpoints:
-            dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", lambda connection: connection.exec_driver_sql(begin))
