@@ -13,7 +13,7 @@ from suanli.controlplane.certification.service import certification_ctx
 from suanli.controlplane.config import ControlPlaneConfig
 from suanli.controlplane.contribution import DefaultCatalog, FlopsCatalog
 from suanli.controlplane.dashboard.context import dashboard_ctx
-from suanli.controlplane.db import SyncTransactions, create_engine
+from suanli.controlplane.db import SyncTransactions, create_engine, is_sqlite
 from suanli.controlplane.errors import ApiError, error_middleware
 from suanli.controlplane.maintenance import maintenance_ctx
 from suanli.controlplane.metrics import METRICS, Metrics, metrics_ctx, metrics_middleware
@@ -46,8 +46,9 @@ async def _report_writer(app: web.Application) -> AsyncIterator[None]:
         with app[METRICS].group_commit(len(items)):
             return await transactions.run(ingest, items, utc_now(), policy)
 
+    in_flight = 1 if is_sqlite(config.database_url) else config.group_commit_in_flight
     writer: GroupCommitter[IngestItem, BatchAck | ApiError] = GroupCommitter(
-        write_group, config.group_commit_max_requests
+        write_group, config.group_commit_max_requests, in_flight
     )
     writer.start()
     app[appkeys.REPORT_WRITER] = writer

@@ -32,9 +32,13 @@ class GroupCommitter(Generic[Item, Result]):
     A failing group is retried one item per transaction, so one bad batch fails alone.
     """
 
-    def __init__(self, write_group: GroupWrite, max_items: int = 256) -> None:
+    def __init__(self, write_group: GroupWrite, max_items: int = 256, max_in_flight: int = 1) -> None:
+        """`max_in_flight`: transactions open at once. More than one suits a store that takes
+        concurrent writers (PostgreSQL): while one group waits on the database, the next is
+        written, so the event loop is not left idle between round trips."""
         self._write_group = write_group
         self._max_items = max_items
+        self._max_in_flight = max_in_flight
         self._queue: asyncio.Queue[_Pending[Item, Result] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.transactions = 0  # how many commits so far (a measure of how well writes group)
@@ -58,21 +62,32 @@ class GroupCommitter(Generic[Item, Result]):
         return await future
 
     async def _run(self) -> None:
-        while True:
-            first = await self._queue.get()
-            if first is None:
-                return
-            group = [first]
-            stopping = False
-            while len(group) < self._max_items and not self._queue.empty():
-                nxt = self._queue.get_nowait()
-                if nxt is None:
-                    stopping = True
-                    break
-                group.append(nxt)
-            await self._commit_group(group)
-            if stopping:
-                return
+        free = asyncio.Semaphore(self._max_in_flight)
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                # A transaction slot first, then the group: a group takes everything that queued
+                # while all slots were busy, so groups stay as large as the load allows.
+                await free.acquire()
+                first = await self._queue.get()
+                if first is None:
+                    return
+                group = [first]
+                stopping = False
+                while len(group) < self._max_items and not self._queue.empty():
+                    nxt = self._queue.get_nowait()
+                    if nxt is None:
+                        stopping = True
+                        break
+                    group.append(nxt)
+                task = asyncio.create_task(self._commit_group(group))
+                in_flight.add(task)
+                task.add_done_callback(lambda done: (in_flight.discard(done), free.release()))
+                if stopping:
+                    return
+        finally:
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def _commit_group(self, group: list[_Pending[Item, Result]]) -> None:
         try:
