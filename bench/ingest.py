@@ -156,9 +156,24 @@ def _work(nodes: list[tuple[str, dict]], per_node: int, batch: int, gpus: int, f
     return [(headers, bodies[i]) for i in range(per_node) for headers, bodies in by_node]
 
 
-def _measure(url: str, work: list, concurrency: int, batch: int) -> float:
+def _process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc), or None where unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(url: str, work: list, concurrency: int, batch: int, server_pid: int) -> tuple[float, float | None]:
+    """Reports per second, and the server process's CPU microseconds per report (None off Linux)."""
+    cpu_before = _process_cpu_s(server_pid)
     seconds = asyncio.run(_drive(url + "/v1/reports", work, concurrency))
-    return len(work) * batch / seconds
+    cpu_after = _process_cpu_s(server_pid)
+    reports = len(work) * batch
+    cpu_us = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) * 1e6 / reports
+    return reports / seconds, cpu_us
 
 
 def _postgres_database() -> tuple[str, str] | None:
@@ -206,21 +221,30 @@ def bench_store(database_url: str, args: argparse.Namespace, workdir: Path) -> d
         _wait_ready(bare_url, bare)
         nodes = asyncio.run(_enroll(url, token, args.nodes, args.gpus))
         rates: dict[str, list[float]] = {"suanli": [], "bare": []}
+        cpu_us: dict[str, list[float]] = {"suanli": [], "bare": []}
         seq = 1
         for round_ in range(args.rounds + 1):  # round 0 warms both up and is not counted
             per_node = 2 if round_ == 0 else args.requests_per_node
             work = _work(nodes, per_node, args.batch, args.gpus, seq)
             seq += per_node * args.batch
             # Interleaved, so a change in the machine's load hits both sides alike.
-            for name, target in (("bare", bare_url), ("suanli", url)):
-                rate = _measure(target, work, args.concurrency, args.batch)
+            for name, target, process in (("bare", bare_url, bare), ("suanli", url, server)):
+                rate, cpu = _measure(target, work, args.concurrency, args.batch, process.pid)
                 if round_:
                     rates[name].append(rate)
+                    if cpu is not None:
+                        cpu_us[name].append(cpu)
     finally:
         _stop(server)
         _stop(bare)
     rate, bare_rate = statistics.median(rates["suanli"]), statistics.median(rates["bare"])
-    return {"reports_per_s": round(rate, 1), "bare_reports_per_s": round(bare_rate, 1), "ratio": round(rate / bare_rate, 3)}
+    result = {"reports_per_s": round(rate, 1), "bare_reports_per_s": round(bare_rate, 1),
+              "ratio": round(rate / bare_rate, 3)}
+    # Where the ratio comes from: the server's CPU per report (all its threads) against the bare app's.
+    if cpu_us["suanli"] and cpu_us["bare"]:
+        result.update(server_cpu_us_per_report=round(statistics.median(cpu_us["suanli"]), 1),
+                      bare_cpu_us_per_report=round(statistics.median(cpu_us["bare"]), 1))
+    return result
 
 
 def main() -> int:
