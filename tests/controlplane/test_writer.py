@@ -40,56 +40,53 @@ async def test_concurrent_writes_share_a_transaction_and_failures_are_isolated(t
     await engine.dispose()
 
 
+
+class FirstGroupHeld:
+    """A group write that records each group and keeps the first one open until released."""
+
+    def __init__(self) -> None:
+        self.groups: list[list[int]] = []
+        self.first_group_open = asyncio.Event()
+        self.release_first_group = asyncio.Event()
+
+    async def write(self, items: list[int]) -> list[int]:
+        self.groups.append(list(items))
+        if len(self.groups) == 1:
+            self.first_group_open.set()
+            await self.release_first_group.wait()
+        return [item + 100 for item in items]
+
+
 async def test_a_second_group_is_written_while_the_first_waits_on_the_database() -> None:
     """With two transactions in flight, what queues while the first group is open forms the next
     group at once; each request still gets its own result, and stop() waits for both groups."""
-    first_group_open = asyncio.Event()
-    release_first_group = asyncio.Event()
-    groups: list[list[int]] = []
-
-    async def write(items: list[int]) -> list[int]:
-        groups.append(list(items))
-        if len(groups) == 1:
-            first_group_open.set()
-            await release_first_group.wait()
-        return [item + 100 for item in items]
-
-    writer: GroupCommitter[int, int] = GroupCommitter(write, max_items=100, max_in_flight=2)
+    held = FirstGroupHeld()
+    writer: GroupCommitter[int, int] = GroupCommitter(held.write, max_items=100, max_in_flight=2)
     writer.start()
     first = asyncio.ensure_future(writer.submit(1))
-    await first_group_open.wait()
+    await held.first_group_open.wait()
     second = await asyncio.wait_for(asyncio.gather(writer.submit(2), writer.submit(3)), timeout=5)
     assert second == [102, 103] and not first.done()  # written while the first group was still open
     third = asyncio.ensure_future(writer.submit(4))
     stopping = asyncio.ensure_future(writer.stop())
     await asyncio.sleep(0.05)
     assert not stopping.done()  # the first group is still open
-    release_first_group.set()
+    held.release_first_group.set()
     await stopping
     assert await first == 101 and await third == 104
-    assert groups == [[1], [2, 3], [4]] and writer.transactions == 3
+    assert held.groups == [[1], [2, 3], [4]] and writer.transactions == 3
 
 
 async def test_one_transaction_in_flight_holds_the_next_group_back() -> None:
-    first_group_open = asyncio.Event()
-    release_first_group = asyncio.Event()
-    groups: list[list[int]] = []
-
-    async def write(items: list[int]) -> list[int]:
-        groups.append(list(items))
-        if len(groups) == 1:
-            first_group_open.set()
-            await release_first_group.wait()
-        return items
-
-    writer: GroupCommitter[int, int] = GroupCommitter(write, max_items=100)
+    held = FirstGroupHeld()
+    writer: GroupCommitter[int, int] = GroupCommitter(held.write, max_items=100)
     writer.start()
     first = asyncio.ensure_future(writer.submit(1))
-    await first_group_open.wait()
+    await held.first_group_open.wait()
     rest = asyncio.ensure_future(asyncio.gather(writer.submit(2), writer.submit(3)))
     await asyncio.sleep(0.05)
-    assert groups == [[1]] and not rest.done()
-    release_first_group.set()
-    assert await first == 1 and await rest == [2, 3]
-    assert groups == [[1], [2, 3]]
+    assert held.groups == [[1]] and not rest.done()
+    held.release_first_group.set()
+    assert await first == 101 and await rest == [102, 103]
+    assert held.groups == [[1], [2, 3]]
     await writer.stop()
