@@ -33,8 +33,8 @@ class CapacityFigures(ContractModel):
     accelerators_total: Count = 0
     accelerators_in_use: Count = 0
     accelerators_unknown: Count = 0
-    accelerators: list[AcceleratorModelCount] = []
-    unknown_accelerator_models: list[str] = []
+    accelerators: list[AcceleratorModelCount] = Field(default_factory=list)
+    unknown_accelerator_models: list[str] = Field(default_factory=list)
     # Dense peak FLOPS (OPS for int8) per precision: accelerators from datasheets plus CPUs.
     flops: dict[str, float] = {}
     # Per precision, devices of catalogued models whose datasheet gives no figure there (null in

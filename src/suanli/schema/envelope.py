@@ -47,5 +47,5 @@ class ReportBatch(ContractModel):
 class BatchAck(ContractModel):
     """The control plane's answer: which seqs it stored now and which it already had."""
 
-    accepted: list[Seq] = []
-    duplicates: list[Seq] = []
+    accepted: list[Seq] = Field(default_factory=list)
+    duplicates: list[Seq] = Field(default_factory=list)

@@ -78,7 +78,7 @@ class CpuInfo(ContractModel):
     base_mhz: Annotated[float | None, Field(default=None, gt=0.0, le=MAX_MHZ)] = None
     max_mhz: Annotated[float | None, Field(default=None, gt=0.0, le=MAX_MHZ)] = None
     # ISA features that matter for peak FLOPS (sse4_2, avx, avx2, fma, avx512f, amx_tile, ...).
-    isa_features: Annotated[list[Annotated[str, Field(max_length=32)]], Field(max_length=256)] = []
+    isa_features: Annotated[list[Annotated[str, Field(max_length=32)]], Field(max_length=256, default_factory=list)]
 
 
 class MemoryInfo(ContractModel):
@@ -180,12 +180,12 @@ class Inventory(ContractModel):
     location: Location = Location()
     cpu: CpuInfo | None = None
     memory: MemoryInfo | None = None
-    accelerators: Annotated[list[Accelerator], Field(max_length=1024)] = []
-    accelerator_backends: Annotated[list[AcceleratorBackendStatus], Field(max_length=16)] = []
-    block_devices: Annotated[list[BlockDevice], Field(max_length=MAX_LIST_ITEMS)] = []
-    filesystems: Annotated[list[Filesystem], Field(max_length=MAX_LIST_ITEMS)] = []
-    network_interfaces: Annotated[list[NetworkInterface], Field(max_length=MAX_LIST_ITEMS)] = []
-    collectors: Annotated[list[CollectorStatus], Field(max_length=64)] = []
+    accelerators: Annotated[list[Accelerator], Field(max_length=1024, default_factory=list)]
+    accelerator_backends: Annotated[list[AcceleratorBackendStatus], Field(max_length=16, default_factory=list)]
+    block_devices: Annotated[list[BlockDevice], Field(max_length=MAX_LIST_ITEMS, default_factory=list)]
+    filesystems: Annotated[list[Filesystem], Field(max_length=MAX_LIST_ITEMS, default_factory=list)]
+    network_interfaces: Annotated[list[NetworkInterface], Field(max_length=MAX_LIST_ITEMS, default_factory=list)]
+    collectors: Annotated[list[CollectorStatus], Field(max_length=64, default_factory=list)]
 
 
 __all__ = [

@@ -66,7 +66,8 @@ class CertificateClaims(ContractModel):
     capacity: Capacity
     hardware: list[Sha256Hex]  # SHA-256 of each hardware identity (kind:value), sorted
     checks: list[str]  # the checks that passed
-    excluded_accelerators: list[int] = []  # device indexes left out (lost or with uncorrected ECC errors)
+    # Device indexes left out (lost or with uncorrected ECC errors).
+    excluded_accelerators: list[int] = Field(default_factory=list)
 
 
 class CertificateEvent(ContractModel):

@@ -52,6 +52,6 @@ class Usage(ContractModel):
     load_15m: Annotated[float | None, Field(default=None, ge=0.0, le=1e6)] = None
     memory_used_bytes: MemoryBytes | None = None
     memory_available_bytes: MemoryBytes | None = None
-    accelerators: Annotated[list[AcceleratorUsage], Field(max_length=1024)] = []
-    filesystems: Annotated[list[FilesystemUsage], Field(max_length=MAX_LIST_ITEMS)] = []
-    collectors: Annotated[list[CollectorStatus], Field(max_length=64)] = []
+    accelerators: Annotated[list[AcceleratorUsage], Field(max_length=1024, default_factory=list)]
+    filesystems: Annotated[list[FilesystemUsage], Field(max_length=MAX_LIST_ITEMS, default_factory=list)]
+    collectors: Annotated[list[CollectorStatus], Field(max_length=64, default_factory=list)]

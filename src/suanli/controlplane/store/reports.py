@@ -402,8 +402,7 @@ def _acknowledge(item: IngestItem, fresh: set[tuple[str, int]], state: _NodeStat
             _note_accepted(state, report, item.encoded_body(index))
         else:
             duplicates.append(report.seq)
-    # Built without validation (the seqs are validated reports'): BatchAck() deep-copied its two
-    # default lists for every request.
+    # Built without validation: the seqs are validated reports'.
     return BatchAck.model_construct(accepted=accepted, duplicates=duplicates)
 
 
