@@ -145,8 +145,15 @@ def test_an_escaped_backslash_before_u0000_is_plain_text_and_accepted() -> None:
 
 
 def _contract_models() -> list[type[ContractModel]]:
+    """Every wire model of every module of suanli.schema (all imported first, so the walk does not
+    depend on which modules other tests happened to import)."""
+    import importlib
+    import pkgutil
+
     import suanli.schema as schema_package
 
+    for module in pkgutil.iter_modules(schema_package.__path__):
+        importlib.import_module(f"{schema_package.__name__}.{module.name}")
     seen: list[type[ContractModel]] = []
     pending = [ContractModel]
     while pending:

@@ -36,11 +36,11 @@ class CapacityFigures(ContractModel):
     accelerators: list[AcceleratorModelCount] = Field(default_factory=list)
     unknown_accelerator_models: list[str] = Field(default_factory=list)
     # Dense peak FLOPS (OPS for int8) per precision: accelerators from datasheets plus CPUs.
-    flops: dict[str, float] = {}
+    flops: dict[str, float] = Field(default_factory=dict)
     # Per precision, devices of catalogued models whose datasheet gives no figure there (null in
     # the catalog): counted in accelerators_total, adding nothing to `flops`. Unknown models are
     # in accelerators_unknown instead.
-    accelerators_without_flops: dict[str, Count] = {}
+    accelerators_without_flops: dict[str, Count] = Field(default_factory=dict)
     storage_local_bytes: Count = 0
     # Network filesystems counted once per source however many nodes mount them.
     storage_network_bytes: Count = 0

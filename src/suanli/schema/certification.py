@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from suanli.schema.common import AwareDatetime, ContractModel
 from suanli.schema.nodes import NodeStatus
 
@@ -23,7 +25,7 @@ class NodeCertification(ContractModel):
     last_seen_at: AwareDatetime
     stale: bool
     state: CertificationState
-    failures: dict[str, str] = {}
+    failures: dict[str, str] = Field(default_factory=dict)
     evaluated_at: AwareDatetime | None = None
 
 

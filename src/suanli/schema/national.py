@@ -35,11 +35,12 @@ class Capacity(ContractModel):
     cpu_physical_cores: Count = 0
     cpu_logical_cores: Count = 0
     memory_bytes: Bytes = 0
-    accelerators: dict[str, Count] = {}  # catalog model name → devices
+    # Catalog model name → devices.
+    accelerators: dict[str, Count] = Field(default_factory=dict)
     flops: Flops = Flops()
     storage_local_bytes: Bytes = 0
     # sha256(datacenter + " " + "server:/export") → size: shared storage is counted once per source.
-    network_storage: dict[Sha256Hex, Bytes] = {}
+    network_storage: dict[Sha256Hex, Bytes] = Field(default_factory=dict)
     ports_400g: Count = 0
     ports_200g: Count = 0
     ports_100g: Count = 0
@@ -99,7 +100,7 @@ class VendorSupply(ContractModel):
     accelerators: Count = 0
     flops: Flops = Flops()
     # Per precision, devices whose datasheet gives no figure there: counted above, adding no FLOPS.
-    accelerators_without_flops: dict[str, Count] = {}
+    accelerators_without_flops: dict[str, Count] = Field(default_factory=dict)
 
 
 class SupplyFigures(ContractModel):
@@ -112,7 +113,7 @@ class SupplyFigures(ContractModel):
     capacity: Capacity = Capacity()
     # Vendor (nvidia, huawei, hygon, cambricon, other; "unknown" for a model the catalog no longer
     # has) → its accelerators in `capacity`, priced by the catalog the summary was built with.
-    by_vendor: dict[str, VendorSupply] = {}
+    by_vendor: dict[str, VendorSupply] = Field(default_factory=dict)
 
 
 class SummaryGroup(SupplyFigures):
