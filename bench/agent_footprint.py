@@ -52,7 +52,6 @@ AGENT_CHILD_CODE = (
     "import sys; sys.path.insert(0, sys.argv[1]); import agent_footprint; "
     "sys.exit(agent_footprint.agent_main(sys.argv[2:]))"
 )
-CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 MODES = ("http", "https", "https-system")
 
 
@@ -70,12 +69,6 @@ def private_bytes(pid: int | str = "self") -> int:
         if line.startswith(("Private_Clean:", "Private_Dirty:")):
             total += int(line.split()[1]) * 1024
     return total
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU of a process (all its threads) from /proc/PID/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S
 
 
 # -- the agent side (a child process, so its RSS is the agent's alone) ------------------------------
@@ -278,6 +271,8 @@ def run_side_by_side(work: Path, cycles: int, scrapes: int, mode: str = "http") 
     import subprocess
     import threading
 
+    from procfs import process_cpu_s
+
     sys.path.insert(0, str(REPO_ROOT / "tests"))
     from conftest import free_tcp_port
 
@@ -295,12 +290,12 @@ def run_side_by_side(work: Path, cycles: int, scrapes: int, mode: str = "http") 
             stdout=subprocess.PIPE, text=True, env=agent_env,
         )
         stop, scraped = threading.Event(), {}
-        exporter_cpu_before = cpu_s(exporter.pid)
+        exporter_cpu_before = process_cpu_s(exporter.pid)
         scraper = threading.Thread(target=scrape, args=(exporter_port, scrapes, stop, scraped))
         scraper.start()
         agent_out, _ = agent.communicate(timeout=1800)
         scraper.join()
-        exporter_cpu = cpu_s(exporter.pid) - exporter_cpu_before
+        exporter_cpu = process_cpu_s(exporter.pid) - exporter_cpu_before
         exporter_rss = rss_bytes(exporter.pid)
     finally:
         exporter.terminate()

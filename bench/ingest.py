@@ -25,6 +25,8 @@ from pathlib import Path
 
 import aiohttp
 
+from procfs import process_cpu_s  # bench/, the script's own folder
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SUANLI = "import sys; from suanli.controlplane.cli import main; sys.exit(main())"
 TARGETS = {"sqlite": 0.60, "postgresql": 0.40}
@@ -156,24 +158,12 @@ def _work(nodes: list[tuple[str, dict]], per_node: int, batch: int, gpus: int, f
     return [(headers, bodies[i]) for i in range(per_node) for headers, bodies in by_node]
 
 
-def _process_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process so far (Linux /proc), or None where unreadable."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _measure(url: str, work: list, concurrency: int, batch: int, server_pid: int) -> tuple[float, float | None]:
-    """Reports per second, and the server process's CPU microseconds per report (None off Linux)."""
-    cpu_before = _process_cpu_s(server_pid)
+def _measure(url: str, work: list, concurrency: int, batch: int, server_pid: int) -> tuple[float, float]:
+    """Reports per second, and the server process's CPU microseconds per report."""
+    cpu_before_s = process_cpu_s(server_pid)
     seconds = asyncio.run(_drive(url + "/v1/reports", work, concurrency))
-    cpu_after = _process_cpu_s(server_pid)
     reports = len(work) * batch
-    cpu_us = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) * 1e6 / reports
-    return reports / seconds, cpu_us
+    return reports / seconds, (process_cpu_s(server_pid) - cpu_before_s) * 1e6 / reports
 
 
 def _postgres_database() -> tuple[str, str] | None:
@@ -232,19 +222,16 @@ def bench_store(database_url: str, args: argparse.Namespace, workdir: Path) -> d
                 rate, cpu = _measure(target, work, args.concurrency, args.batch, process.pid)
                 if round_:
                     rates[name].append(rate)
-                    if cpu is not None:
-                        cpu_us[name].append(cpu)
+                    cpu_us[name].append(cpu)
     finally:
         _stop(server)
         _stop(bare)
     rate, bare_rate = statistics.median(rates["suanli"]), statistics.median(rates["bare"])
-    result = {"reports_per_s": round(rate, 1), "bare_reports_per_s": round(bare_rate, 1),
-              "ratio": round(rate / bare_rate, 3)}
     # Where the ratio comes from: the server's CPU per report (all its threads) against the bare app's.
-    if cpu_us["suanli"] and cpu_us["bare"]:
-        result.update(server_cpu_us_per_report=round(statistics.median(cpu_us["suanli"]), 1),
-                      bare_cpu_us_per_report=round(statistics.median(cpu_us["bare"]), 1))
-    return result
+    return {"reports_per_s": round(rate, 1), "bare_reports_per_s": round(bare_rate, 1),
+            "ratio": round(rate / bare_rate, 3),
+            "server_cpu_us_per_report": round(statistics.median(cpu_us["suanli"]), 1),
+            "bare_cpu_us_per_report": round(statistics.median(cpu_us["bare"]), 1)}
 
 
 def main() -> int:

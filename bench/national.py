@@ -43,6 +43,8 @@ from suanli.national.state import PullState  # noqa: E402
 from suanli.schema.national import Capacity, CertificateClaims, Flops  # noqa: E402
 from suanli.sim.processes import ServeProcess  # noqa: E402
 
+from procfs import process_cpu_s  # noqa: E402  (bench/, the script's own folder)
+
 FULL_TARGET_S = 10.0
 INCREMENTAL_TARGET_S = 0.5
 ISSUER = "https://bench.example"
@@ -108,8 +110,7 @@ async def populate(engine, count: int, start: int, now: datetime) -> list[store.
 def _process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of another process so far (from /proc; 0 where unavailable)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_s(pid)
     except (OSError, IndexError, ValueError):
         return 0.0
 

@@ -40,7 +40,6 @@ async def test_concurrent_writes_share_a_transaction_and_failures_are_isolated(t
     await engine.dispose()
 
 
-
 class FirstGroupHeld:
     """A group write that records each group and keeps the first one open until released."""
 
