@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from suanli.schema import (
     MAX_BATCH_REPORTS,
@@ -166,14 +166,14 @@ def _contract_models() -> list[type[ContractModel]]:
 
 
 def test_no_wire_model_has_a_mutable_default() -> None:
-    """Pydantic deep-copies a list or dict default for every instance that leaves the field out
-    (~4 µs each, ten times a 10-report usage batch at ingest); a default_factory builds it afresh."""
+    """Pydantic deep-copies a list, dict or model default for every instance that leaves the field
+    out (~4 µs each, ten times a 10-report usage batch at ingest); a default_factory builds it afresh."""
     models = _contract_models()
     assert ReportBatch in models and len(models) > 20  # the walk found the wire models
     mutable = [
         f"{model.__name__}.{name}"
         for model in models
         for name, field in model.model_fields.items()
-        if isinstance(field.default, (list, dict, set))
+        if isinstance(field.default, (list, dict, set, BaseModel))
     ]
     assert mutable == []

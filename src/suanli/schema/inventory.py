@@ -177,7 +177,7 @@ class Inventory(ContractModel):
     """Everything slow about a node; sent at start, periodically and whenever its hash changes."""
 
     host: HostIdentity
-    location: Location = Location()
+    location: Location = Field(default_factory=Location)
     cpu: CpuInfo | None = None
     memory: MemoryInfo | None = None
     accelerators: Annotated[list[Accelerator], Field(max_length=1024, default_factory=list)]

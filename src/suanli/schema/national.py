@@ -37,7 +37,7 @@ class Capacity(ContractModel):
     memory_bytes: Bytes = 0
     # Catalog model name → devices.
     accelerators: dict[str, Count] = Field(default_factory=dict)
-    flops: Flops = Flops()
+    flops: Flops = Field(default_factory=Flops)
     storage_local_bytes: Bytes = 0
     # sha256(datacenter + " " + "server:/export") → size: shared storage is counted once per source.
     network_storage: dict[Sha256Hex, Bytes] = Field(default_factory=dict)
@@ -98,7 +98,7 @@ class VendorSupply(ContractModel):
     """Certified accelerators of one vendor: devices and their datasheet FLOPS (no CPUs)."""
 
     accelerators: Count = 0
-    flops: Flops = Flops()
+    flops: Flops = Field(default_factory=Flops)
     # Per precision, devices whose datasheet gives no figure there: counted above, adding no FLOPS.
     accelerators_without_flops: dict[str, Count] = Field(default_factory=dict)
 
@@ -110,7 +110,7 @@ class SupplyFigures(ContractModel):
     rated_kw: Annotated[float, Field(ge=0.0)] = 0.0
     standard_racks: Annotated[float, Field(ge=0.0)] = 0.0  # rated_kw / 2.5
     nodes: Count = 0
-    capacity: Capacity = Capacity()
+    capacity: Capacity = Field(default_factory=Capacity)
     # Vendor (nvidia, huawei, hygon, cambricon, other; "unknown" for a model the catalog no longer
     # has) → its accelerators in `capacity`, priced by the catalog the summary was built with.
     by_vendor: dict[str, VendorSupply] = Field(default_factory=dict)
