@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import func, select
 
-from suanli.controlplane.appkeys import SYNC_DB
+from suanli.controlplane.appkeys import ENGINE, SYNC_DB
 from suanli.controlplane.contribution import DefaultCatalog
 from suanli.controlplane.store.nodes import NodeIdentity
 from suanli.controlplane.store.reports import IngestItem, IngestPolicy, ingest
@@ -216,12 +216,13 @@ async def test_history_bodies_cut_from_the_request_or_encoded_read_back_the_same
 
 async def test_writer_stores_a_request_texts_bodies_on_either_store(client, helper) -> None:
     """`ingest` takes an item carrying its request text on both stores: SQLite cuts the bodies
-    out of it, PostgreSQL (whose requests arrive encoded) encodes them from the validated reports."""
+    out of it, PostgreSQL (whose requests arrive with their bodies cut) encodes them from the
+    validated reports."""
     node_id, _headers = await helper.enroll()
     sent = [usage_report(node_id, seq, usage((float(seq),), cpu_percent=float(seq))) for seq in (1, 2)]
     request = batch_json(*sent).encode()
     item = IngestItem.prepare(NodeIdentity(node_id, "active", "CN-SD", "dc-jinan-1"),
-                              ReportBatch.model_validate_json(request).reports, request)
+                              ReportBatch.model_validate_json(request).reports, request, database_cuts=True)
     assert item.request_text is not None and item.usage_json is None
     writes = client.app[SYNC_DB]  # the writer's own transactions, as the report writer uses them
     (ack,) = await writes.run(ingest, [item], utc_now(), IngestPolicy(90.0, DefaultCatalog()))
@@ -230,3 +231,30 @@ async def test_writer_stores_a_request_texts_bodies_on_either_store(client, help
     async with helper.engine.connect() as connection:
         latest = (await connection.execute(select(nodes.c.latest_usage).where(nodes.c.id == node_id))).scalar_one()
     assert Usage.model_validate_json(latest) == sent[1].body
+
+
+async def test_history_holds_each_body_as_the_request_spelled_it(client, helper) -> None:
+    """Bodies are copied from the request's text on both stores (SQLite cuts them itself, the
+    others by position): the stored text is the sent text, spacing and key order included, and
+    reads back as the validated usage; a report's inventory neighbour does not shift the cut."""
+    node_id, headers = await helper.enroll()
+    first = '{ "memory_used_bytes" : 7,  "cpu_percent": 1.5 }'
+    second = '{"cpu_percent": 2.5, "filesystems": [{"used_bytes": 1, "mountpoint": "/data", "size_bytes": 2}]}'
+    inventory_envelope = inventory_report(node_id, 3, inventory(hostname="cut-host")).model_dump_json(by_alias=True)
+    body = (
+        '{"reports": [' + _usage_envelope_json(node_id, 1, f'"body": {first}')
+        + ", " + inventory_envelope + ", "
+        + '{"body": ' + second + f', "schema": "v1", "node_id": "{node_id}", "seq": 2, "kind": "usage", '
+        + f'"sent_at": "{utc_now().isoformat()}"' + "}]}"
+    )
+    response = await _post(client, headers, body)
+    assert response.status == 200, await response.text()
+    async with helper.engine.connect() as connection:
+        stored = dict((await connection.execute(
+            select(usage_history.c.seq, usage_history.c.body).where(usage_history.c.node_id == node_id)
+        )).all())
+        latest = (await connection.execute(select(nodes.c.latest_usage).where(nodes.c.id == node_id))).scalar_one()
+    assert {seq: json.loads(text) for seq, text in stored.items()} == {1: json.loads(first), 2: json.loads(second)}
+    if client.app[ENGINE].dialect.name != "sqlite":  # SQLite's json_extract re-spells what it cuts
+        assert stored == {1: first, 2: second}
+    assert Usage.model_validate_json(latest).cpu_percent == 2.5

@@ -8,10 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Column, Connection, Engine, event
 from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+try:
+    from sqlalchemy.util import await_ as _await_in_greenlet  # SQLAlchemy ≥ 2.1
+except ImportError:  # 2.0
+    from sqlalchemy.util import await_only as _await_in_greenlet
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 T = TypeVar("T")
@@ -137,3 +143,38 @@ def _sqlite_sync_engine(url: str, begin: str, pool_size: int) -> Engine:
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", lambda connection: connection.exec_driver_sql(begin))
     return engine
+
+
+# The hot statements of ingest on PostgreSQL go to asyncpg itself: SQLAlchemy's work around each
+# one (execution context, a bind processor per parameter of every row, result wrapping) cost more
+# of the event loop than the statements, and arrays sent through unnest() make one Bind of a
+# whole group's rows where an executemany makes one per row.
+
+
+def _postgres_driver(connection: Connection) -> Any:
+    """The asyncpg connection under `connection`, a PostgreSQL transaction run in SQLAlchemy's
+    greenlet (`SyncTransactions.run`, `AsyncConnection.run_sync`). SQLAlchemy's adapter sends
+    BEGIN lazily, with the first statement it executes itself, and a statement sent around it
+    before that would commit on its own: where nothing went through SQLAlchemy yet, a no-op does."""
+    driver = connection.connection.driver_connection
+    if not driver.is_in_transaction():
+        connection.exec_driver_sql("SELECT 1")
+        if not driver.is_in_transaction():
+            raise RuntimeError("statements sent to asyncpg directly must run inside a transaction")
+    return driver
+
+
+def postgres_fetch(connection: Connection, statement: str, *arguments: Any) -> list[Any]:
+    """Rows of `statement` ($1, $2 … placeholders), sent straight to asyncpg (prepared once, cached)."""
+    return _await_in_greenlet(_postgres_driver(connection).fetch(statement, *arguments))
+
+
+def postgres_execute(connection: Connection, statement: str, *arguments: Any) -> str:
+    """Run `statement` straight on asyncpg; its status line (e.g. "UPDATE 12")."""
+    return _await_in_greenlet(_postgres_driver(connection).execute(statement, *arguments))
+
+
+def postgres_array_type(column: Column) -> str:
+    """The PostgreSQL array type of a column's values, e.g. `VARCHAR(64)[]`, to CAST an unnest()
+    argument to."""
+    return column.type.compile(dialect=postgresql.dialect()) + "[]"

@@ -52,9 +52,8 @@ async def post_reports(request: web.Request) -> web.Response:
         raise ApiError("node_revoked")
     batch = await parse_body(request, ReportBatch)
     check_batch(node, batch, request.app[CONFIG].max_batch_reports)
-    # SQLite cuts the history's bodies out of the request (parse_body read it; aiohttp keeps it).
-    cut_from = await request.read() if request.app[ENGINE].dialect.name == "sqlite" else None
-    item = IngestItem.prepare(node, batch.reports, cut_from)
+    # The history's bodies are copied from the request's text (parse_body read it; aiohttp keeps it).
+    item = IngestItem.prepare(node, batch.reports, await request.read(), request.app[ENGINE].dialect.name == "sqlite")
     result = await request.app[REPORT_WRITER].submit(item)
     if isinstance(result, ApiError):
         raise result

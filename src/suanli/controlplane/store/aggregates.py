@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from suanli.controlplane.db import postgres_array_type, postgres_execute
 from suanli.controlplane.contribution import VENDOR_TOTAL_MODEL, Contribution, Dims, ModelPart, vendor_parts
 from suanli.controlplane.store import network
 from suanli.controlplane.store.network import Scope
@@ -119,6 +120,11 @@ def _upsert_sums(
         return
     # Sorted keys: concurrent writers on PostgreSQL lock rows in one order, so they never deadlock.
     rows.sort(key=lambda row: tuple(str(row[k]) for k in keys))
+    if connection.dialect.name == "postgresql":
+        columns = tuple(rows[0])
+        arrays = [[row[name] for row in rows] for name in columns]
+        postgres_execute(connection, _postgres_upsert_sums_statement(table, tuple(keys), columns), *arrays)
+        return
     connection.execute(_upsert_sums_statement(connection.dialect.name, table, tuple(keys)), rows)
 
 
@@ -129,6 +135,20 @@ def _upsert_sums_statement(dialect_name: str, table: Table, keys: tuple[str, ...
     statement = (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
     summed = {name: table.c[name] + statement.excluded[name] for name in TOTALS_VALUE_COLUMNS}
     return statement.on_conflict_do_update(index_elements=list(keys), set_=summed)
+
+
+@functools.lru_cache(maxsize=16)
+def _postgres_upsert_sums_statement(table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> str:
+    """The upsert with all rows as one array per column (one Bind, not one per row), inserted
+    in the order given (WITH ORDINALITY), which is the order rows are locked in."""
+    arrays = ", ".join(f"CAST(${position} AS {postgres_array_type(table.c[name])})"
+                       for position, name in enumerate(columns, start=1))
+    summed = ", ".join(f"{name} = {table.name}.{name} + excluded.{name}" for name in TOTALS_VALUE_COLUMNS)
+    return (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(columns)} "
+        f"FROM unnest({arrays}) WITH ORDINALITY AS v({', '.join(columns)}, position) ORDER BY position "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {summed}"
+    )
 
 
 def _nonzero(values: dict[str, float]) -> bool:
