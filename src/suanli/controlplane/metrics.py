@@ -54,7 +54,10 @@ class Metrics:
                                                registry=r)
         self.group_commit_seconds = Histogram("suanli_group_commit_transaction_duration_seconds",
                                               "time to write one group of batches", buckets=_FAST_BUCKETS_S, registry=r)
-        self.db_seconds = Histogram("suanli_db_statement_duration_seconds", "database statement time by operation",
+        # The ingest writer's bulk statements go to sqlite3 / asyncpg directly and are not among them:
+        # suanli_group_commit_transaction_duration_seconds times those transactions whole.
+        self.db_seconds = Histogram("suanli_db_statement_duration_seconds",
+                                    "database statement time by operation (statements sent through SQLAlchemy)",
                                     ["operation"], buckets=_FAST_BUCKETS_S, registry=r)
         self.capacity = CapacityCollector()
         r.register(self.capacity)
