@@ -80,6 +80,20 @@ class Contribution:
             separators=(",", ":"),
         )
 
+    @staticmethod
+    def in_use_from_json(text: str) -> list[int]:
+        """The `in_use` of a `to_json` text without decoding the rest (~1 µs against ~17): it is
+        the text's last member, and json.dumps escapes every quote inside a string, so `"in_use":`
+        cannot occur in one. Whether a node's in-use set changed is asked on every usage report.
+        Any other layout is decoded whole (what follows the key is then not one JSON value)."""
+        marker = text.rfind('"in_use":')
+        if marker >= 0 and text.endswith("}"):
+            try:
+                return json.loads(text[marker + len('"in_use":'):-1])
+            except ValueError:
+                pass
+        return Contribution.from_json(text).in_use
+
     @classmethod
     def from_json(cls, text: str) -> "Contribution":
         data = json.loads(text)

@@ -11,7 +11,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
@@ -149,12 +149,15 @@ class _NodeState:
     """A node's row as read under lock, and what this transaction changes in it."""
 
     row: Any
-    old: contrib.Contribution
     inventory: InventoryReport | None = None
     usage: UsageReport | None = None
     usage_body_json: str | None = None
     last_seq: int = 0
-    changes: dict[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def old(self) -> contrib.Contribution:
+        """The stored contribution, decoded only when this transaction changes it."""
+        return contrib.Contribution.from_json(self.row.contribution)
 
 
 @dataclass(frozen=True)
@@ -467,22 +470,27 @@ def _note_accepted(state: _NodeState, report: InventoryReport | UsageReport, usa
         state.usage_body_json = usage_json
 
 
-def _new_contribution(state: _NodeState, policy: IngestPolicy) -> contrib.Contribution:
-    in_use = set(state.old.in_use)
+def _new_contribution(state: _NodeState, policy: IngestPolicy) -> contrib.Contribution | None:
+    """The node's contribution after this transaction, or None where it stays as stored (usage
+    alone whose in-use set did not move: most reports, told without decoding the stored one)."""
+    if state.inventory is None and state.usage is None:
+        return None
+    in_use = None
     if state.usage is not None:
         in_use = contrib.in_use_indexes(state.usage.body, policy.in_use_threshold_percent)
     if state.inventory is not None:
         location = state.inventory.body.location
         dims = (*state.old.dims[:2], location.rack or "", state.old.dims[3])
+        in_use = set(state.old.in_use) if in_use is None else in_use
         return contrib.compute(state.inventory.body, dims, in_use, policy.catalog)  # type: ignore[arg-type]
-    if sorted(in_use) != state.old.in_use:
+    if sorted(in_use) != contrib.Contribution.in_use_from_json(state.row.contribution):
         return contrib.with_in_use(state.old, in_use)
-    return state.old
+    return None
 
 
-def _node_changes(state: _NodeState, new: contrib.Contribution, now: datetime) -> dict[str, Any]:
+def _node_changes(state: _NodeState, new: contrib.Contribution | None, now: datetime) -> dict[str, Any]:
     changes: dict[str, Any] = {"last_seen_at": now, "last_seq": max(state.row.last_seq, state.last_seq)}
-    if new is not state.old:
+    if new is not None:
         changes["contribution"] = new.to_json()
     if state.inventory is not None:
         body = state.inventory.body
@@ -571,10 +579,7 @@ def ingest(
             results[index] = ApiError("node_revoked" if row is not None else "invalid_credential")
         else:
             live.append(index)
-    states = {
-        node_id: _NodeState(row=row, old=contrib.Contribution.from_json(row.contribution))
-        for node_id, row in rows.items()
-    }
+    states = {node_id: _NodeState(row=row) for node_id, row in rows.items()}
     live_items = [items[i] for i in live]
     tried, usage_rows, inventory_rows = _candidates(live_items, states, now)
     written = _insert_usage(connection, usage_rows, live_items, now)
@@ -595,7 +600,7 @@ def _write_node_changes(
         if state.last_seq == 0:
             continue  # nothing new from this node: leave its row alone
         new = _new_contribution(state, policy)
-        if new is not state.old:
+        if new is not None:
             delta.replace(state.old, new)
         updates[node_id] = _node_changes(state, new, now)
     _update_nodes(connection, updates, now)
