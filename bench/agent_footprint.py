@@ -271,7 +271,7 @@ def run_side_by_side(work: Path, cycles: int, scrapes: int, mode: str = "http") 
     import subprocess
     import threading
 
-    from procfs import process_cpu_s
+    from _procfs import process_cpu_s
 
     sys.path.insert(0, str(REPO_ROOT / "tests"))
     from conftest import free_tcp_port

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import aiohttp
 
-from procfs import process_cpu_s  # bench/, the script's own folder
+from _procfs import process_cpu_s  # bench/, the script's own folder
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SUANLI = "import sys; from suanli.controlplane.cli import main; sys.exit(main())"

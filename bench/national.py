@@ -43,7 +43,7 @@ from suanli.national.state import PullState  # noqa: E402
 from suanli.schema.national import Capacity, CertificateClaims, Flops  # noqa: E402
 from suanli.sim.processes import ServeProcess  # noqa: E402
 
-from procfs import process_cpu_s  # noqa: E402  (bench/, the script's own folder)
+from _procfs import process_cpu_s  # noqa: E402  (bench/, the script's own folder)
 
 FULL_TARGET_S = 10.0
 INCREMENTAL_TARGET_S = 0.5
