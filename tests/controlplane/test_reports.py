@@ -258,3 +258,36 @@ async def test_history_holds_each_body_as_the_request_spelled_it(client, helper)
     if client.app[ENGINE].dialect.name != "sqlite":  # SQLite's json_extract re-spells what it cuts
         assert stored == {1: first, 2: second}
     assert Usage.model_validate_json(latest).cpu_percent == 2.5
+
+
+async def test_latest_usage_is_the_newest_accepted_whatever_the_batch_order(client, helper) -> None:
+    """The writer keeps only each batch's newest usage report whole: out of order, with
+    duplicates, and with an older report accepted beside a newer one stored before, the node's
+    latest usage is always the highest seq it has."""
+    node_id, headers = await helper.enroll()
+
+    async def post_and_read_latest(*seqs: int) -> float:
+        sent = [usage_report(node_id, seq, usage(cpu_percent=float(seq))) for seq in seqs]
+        assert (await _post(client, headers, batch_json(*sent))).status == 200
+        async with helper.engine.connect() as connection:
+            latest = (await connection.execute(select(nodes.c.latest_usage).where(nodes.c.id == node_id))).scalar_one()
+        return Usage.model_validate_json(latest).cpu_percent
+
+    assert await post_and_read_latest(3, 9, 5) == 9.0
+    assert await post_and_read_latest(11, 9) == 11.0  # 9 a duplicate, 11 new
+    assert await post_and_read_latest(10, 11) == 11.0  # 10 new but older, 11 stored already
+    assert await post_and_read_latest(12, 12) == 12.0  # a seq twice in one batch
+    stored = await _stored_usage(helper, node_id)
+    assert sorted(stored) == [3, 5, 9, 10, 11, 12] and all(stored[seq].cpu_percent == seq for seq in stored)
+
+
+def test_a_body_not_kept_as_a_model_is_encoded_from_the_request_text() -> None:
+    """Where SQLite is to cut the bodies (the request text kept, no models but the newest), a body
+    it could not cut is encoded from the text validated again: the same text as from the model."""
+    sent = [usage_report("nd-1", seq, usage((float(seq),), cpu_percent=float(seq))) for seq in (1, 2, 3)]
+    request = batch_json(*sent).encode()
+    item = IngestItem.prepare(NodeIdentity("nd-1", "active", "CN-SD", "dc-jinan-1"),
+                              ReportBatch.model_validate_json(request).reports, request, database_cuts=True)
+    assert item.request_text is not None and item.usage_json is None and item.newest_usage_index == 2
+    assert [item.encode_body(index) for index in range(3)] == [report.body.model_dump_json() for report in sent]
+    assert item.encoded_body(0) == sent[0].body.model_dump_json()  # encoded once, kept

@@ -46,14 +46,21 @@ def check_batch(node: NodeIdentity, batch: ReportBatch, max_reports: int) -> Non
                 raise ApiError(exc.code, exc.message, {"index": index, **exc.detail}) from None
 
 
+async def validated_batch(request: web.Request, node: NodeIdentity) -> IngestItem:
+    """The request's batch parsed, checked and reduced to what the writer needs. A function of
+    its own so the validated models go when it returns, not after the group commits: waiting
+    requests holding theirs slowed every parse (see `IngestItem`)."""
+    batch = await parse_body(request, ReportBatch)
+    check_batch(node, batch, request.app[CONFIG].max_batch_reports)
+    # The history's bodies are copied from the request's text (parse_body read it; aiohttp keeps it).
+    return IngestItem.prepare(node, batch.reports, await request.read(), request.app[ENGINE].dialect.name == "sqlite")
+
+
 async def post_reports(request: web.Request) -> web.Response:
     node = await authenticated_node(request)
     if node.status == "revoked":
         raise ApiError("node_revoked")
-    batch = await parse_body(request, ReportBatch)
-    check_batch(node, batch, request.app[CONFIG].max_batch_reports)
-    # The history's bodies are copied from the request's text (parse_body read it; aiohttp keeps it).
-    item = IngestItem.prepare(node, batch.reports, await request.read(), request.app[ENGINE].dialect.name == "sqlite")
+    item = await validated_batch(request, node)
     result = await request.app[REPORT_WRITER].submit(item)
     if isinstance(result, ApiError):
         raise result

@@ -24,14 +24,30 @@ from suanli.controlplane.errors import ApiError
 from suanli.controlplane.store import aggregates
 from suanli.controlplane.store.nodes import NodeIdentity, inventory_hash
 from suanli.controlplane.store.tables import inventory_history, nodes
-from suanli.schema import BatchAck, InventoryReport, UsageReport
+from suanli.schema import BatchAck, InventoryReport, ReportBatch, UsageReport
 
 log = logging.getLogger(__name__)
+
+
+class ReportPoint(NamedTuple):
+    """What the writer needs of every report of a batch (its node is the batch's)."""
+
+    seq: int
+    is_usage: bool
+    sent_at: datetime
 
 
 @dataclass
 class IngestItem:
     """One request's batch, already validated and checked to name only the caller's node.
+
+    Only what the writer needs is kept, not the validated models of every report: a batch waits
+    for its group to commit, and the models of 64 waiting requests (~110 objects a 10-report
+    batch) made the parse of the next ones ~20 % slower for the cache misses (measured side by
+    side: server CPU a report −13 % on PostgreSQL, −8 % on SQLite). Of a usage report's body only
+    the text is stored, except the batch's newest, the one report that can become its node's
+    latest usage (any older one is older than it, or than what the node has stored already);
+    inventory reports are kept whole.
 
     The usage history stores each usage body as JSON text, copied from the request's own text
     where that is safe, so the event loop need not encode it again with pydantic (~8 µs a report,
@@ -43,7 +59,10 @@ class IngestItem:
     not safe to cut has its bodies encoded with pydantic instead."""
 
     node: NodeIdentity
-    reports: list[InventoryReport | UsageReport]
+    points: list[ReportPoint]
+    inventories: dict[int, InventoryReport]  # by index in the batch
+    newest_usage_index: int | None  # the first report carrying the batch's highest usage seq
+    newest_usage: UsageReport | None
     request_text: str | None
     usage_json: list[str | None] | None
 
@@ -54,28 +73,51 @@ class IngestItem:
     ) -> IngestItem:
         """`request_body`: the request's bytes, which `reports` were validated from;
         `database_cuts`: the store cuts the bodies out of the text itself (SQLite)."""
+        request_text: str | None = None
+        usage_json: list[str | None] | None = None
         if database_cuts:
-            text = cuttable_text(request_body, len(reports))
-            if text is not None:
-                return cls(node, reports, text, None)
-        bodies = cut_bodies(request_body, len(reports))
-        if bodies is not None:
-            return cls(node, reports, None, [b if r.kind == "usage" else None for r, b in zip(reports, bodies)])
-        return cls(node, reports, None, [r.body.model_dump_json() if r.kind == "usage" else None for r in reports])
+            request_text = cuttable_text(request_body, len(reports))
+        if request_text is None:
+            bodies = cut_bodies(request_body, len(reports))
+            if bodies is not None:
+                usage_json = [b if r.kind == "usage" else None for r, b in zip(reports, bodies)]
+            else:
+                usage_json = [r.body.model_dump_json() if r.kind == "usage" else None for r in reports]
+        points: list[ReportPoint] = []
+        inventories: dict[int, InventoryReport] = {}
+        newest_index: int | None = None
+        newest_seq = 0
+        for index, report in enumerate(reports):
+            is_usage = report.kind == "usage"
+            points.append(ReportPoint(report.seq, is_usage, report.sent_at))
+            if not is_usage:
+                inventories[index] = report  # type: ignore[assignment]
+            elif report.seq > newest_seq:
+                newest_index, newest_seq = index, report.seq
+        newest = reports[newest_index] if newest_index is not None else None
+        return cls(node, points, inventories, newest_index, newest, request_text, usage_json)  # type: ignore[arg-type]
 
     def encoded_body(self, index: int) -> str | None:
         """Report `index`'s usage body as text if at hand already; None where SQLite is to cut it out."""
         return self.usage_json[index] if self.usage_json is not None else None
 
     def encode_body(self, index: int) -> str:
-        """Report `index`'s usage body as text, encoded if not at hand (once: kept for the node's
-        latest usage)."""
+        """Report `index`'s usage body as text where SQLite could not cut it out (rare: see
+        `_sqlite_insert_usage`), encoded from the request validated once more (its models were not
+        kept); once, for the node's latest usage too."""
         if self.usage_json is None:
-            self.usage_json = [None] * len(self.reports)
+            self.usage_json = [None] * len(self.points)
         encoded = self.usage_json[index]
         if encoded is None:
-            encoded = self.usage_json[index] = self.reports[index].body.model_dump_json()
+            if index == self.newest_usage_index and self.newest_usage is not None:
+                encoded = self.newest_usage.body.model_dump_json()
+            else:
+                assert self.request_text is not None  # bodies are only left to cut where the text is kept
+                report = ReportBatch.model_validate_json(self.request_text).reports[index]
+                encoded = report.body.model_dump_json()
+            self.usage_json[index] = encoded
         return encoded
+
 
 def cuttable_text(request_body: bytes, reports: int) -> str | None:
     """The request's text if the database may cut `$.reports[i].body` out of it, else None.
@@ -420,23 +462,21 @@ def _candidates(
     usage_rows: list[UsageRow] = []
     inventory_rows: list[dict[str, Any]] = []
     for item_number, item in enumerate(items):
-        compacted_seq = states[item.node.node_id].row.compacted_seq
+        node_id = item.node.node_id
+        compacted_seq = states[node_id].row.compacted_seq
         mine: list[tuple[str, int]] = []
-        for index, report in enumerate(item.reports):
-            key = (report.node_id, report.seq)
-            is_usage = report.kind == "usage"
-            if key in seen or (is_usage and report.seq <= compacted_seq):
+        for index, point in enumerate(item.points):
+            key = (node_id, point.seq)
+            if key in seen or (point.is_usage and point.seq <= compacted_seq):
                 continue
             seen.add(key)
             mine.append(key)
-            if is_usage:
-                usage_rows.append(
-                    UsageRow(report.node_id, report.seq, report.sent_at, item.encoded_body(index), item_number, index)
-                )
+            if point.is_usage:
+                usage_rows.append(UsageRow(node_id, point.seq, point.sent_at, item.encoded_body(index), item_number, index))
             else:
                 inventory_rows.append(
-                    {"node_id": report.node_id, "seq": report.seq, "sent_at": report.sent_at,
-                     "received_at": now, "inventory_hash": inventory_hash(report.body)}
+                    {"node_id": node_id, "seq": point.seq, "sent_at": point.sent_at,
+                     "received_at": now, "inventory_hash": inventory_hash(item.inventories[index].body)}
                 )
         tried.append(mine)
     return tried, usage_rows, inventory_rows
@@ -447,27 +487,30 @@ def _acknowledge(item: IngestItem, fresh: set[tuple[str, int]], state: _NodeStat
     one batch was stored once (the first copy, the one `_candidates` tried): the rest are duplicates."""
     accepted: list[int] = []
     duplicates: list[int] = []
-    for index, report in enumerate(item.reports):
-        key = (report.node_id, report.seq)
+    node_id = item.node.node_id
+    for index, point in enumerate(item.points):
+        key = (node_id, point.seq)
         if key in fresh:
             fresh.discard(key)
-            accepted.append(report.seq)
-            _note_accepted(state, report, item.encoded_body(index))
+            accepted.append(point.seq)
+            _note_accepted(state, item, index, point)
         else:
-            duplicates.append(report.seq)
+            duplicates.append(point.seq)
     # Built without validation: the seqs are validated reports'.
     return BatchAck.model_construct(accepted=accepted, duplicates=duplicates)
 
 
-def _note_accepted(state: _NodeState, report: InventoryReport | UsageReport, usage_json: str | None) -> None:
-    """`usage_json`: the usage body's text if at hand, None where the database cut it out."""
-    state.last_seq = max(state.last_seq, report.seq)
-    if report.kind == "inventory":
-        if report.seq > state.row.inventory_seq and (state.inventory is None or report.seq > state.inventory.seq):
-            state.inventory = report
-    elif report.seq > state.row.usage_seq and (state.usage is None or report.seq > state.usage.seq):
-        state.usage = report
-        state.usage_body_json = usage_json
+def _note_accepted(state: _NodeState, item: IngestItem, index: int, point: ReportPoint) -> None:
+    """Only the batch's newest usage report can be its node's latest: an older accepted one is
+    older than it, which was accepted too or is stored already (so the node's usage seq is past it)."""
+    state.last_seq = max(state.last_seq, point.seq)
+    if not point.is_usage:
+        if point.seq > state.row.inventory_seq and (state.inventory is None or point.seq > state.inventory.seq):
+            state.inventory = item.inventories[index]
+    elif (index == item.newest_usage_index and point.seq > state.row.usage_seq
+          and (state.usage is None or point.seq > state.usage.seq)):
+        state.usage = item.newest_usage
+        state.usage_body_json = item.encoded_body(index)  # None where the database cut it out
 
 
 def _new_contribution(state: _NodeState, policy: IngestPolicy) -> contrib.Contribution | None:
