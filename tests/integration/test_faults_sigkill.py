@@ -15,7 +15,9 @@ from suanli.sim.processes import ServeProcess
 pytestmark = pytest.mark.integration
 
 BATCH = 250
-REPORTS = 2000
+# Enough batches that the kill lands mid-stream however fast ingest is: with 8 (2 000 reports) all
+# of them were sometimes stored within one 50 ms poll of the first.
+REPORTS = 20_000
 
 
 def test_sigkill_mid_stream_leaves_whole_batches_and_the_agent_redelivers(tmp_path: Path) -> None:
