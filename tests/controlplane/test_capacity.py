@@ -142,3 +142,17 @@ async def test_answer_is_every_field_of_the_contract(client, helper) -> None:
         assert answer.model_dump_json(by_alias=True) == text
         assert all(set(g.model_dump()) == set(CapacityGroup.model_fields) for g in answer.groups)
         assert set(answer.total.model_dump()) == set(CapacityFigures.model_fields)
+
+
+async def test_aggregates_written_in_several_statements_still_add_up(client, helper, monkeypatch) -> None:  # noqa: ANN001
+    """SQLite writes a delta's rows as multi-row upserts, as many rows a statement as its parameter
+    limit allows: here two a statement, so every delta spans several, and the sums stay right."""
+    from suanli.controlplane.store import aggregates
+
+    monkeypatch.setattr(aggregates, "_SQLITE_MAX_PARAMETERS", 54)  # 2 rows of 24 or 27 columns
+    for index, (datacenter, province) in enumerate([("dc-jinan-1", "CN-SD"), ("dc-nanjing-1", "CN-JS")] * 2):
+        node_id, headers = await helper.enroll(inventory(hostname=f"n{index}", datacenter=datacenter,
+                                                         province=province, rack=f"R{index}", gpus=index + 1))
+        await _post(client, headers, usage_report(node_id, 1, usage((90.0,) * (index + 1))))
+    assert (await _capacity(client, await helper.key()))["total"]["nodes"] == 4
+    assert mismatches(await recount(helper.engine), *await stored_totals(helper.engine)) == []

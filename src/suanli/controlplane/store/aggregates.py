@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from suanli.controlplane.db import postgres_array_type, postgres_execute
 from suanli.controlplane.contribution import VENDOR_TOTAL_MODEL, Contribution, Dims, ModelPart, vendor_parts
@@ -120,21 +119,30 @@ def _upsert_sums(
         return
     # Sorted keys: concurrent writers on PostgreSQL lock rows in one order, so they never deadlock.
     rows.sort(key=lambda row: tuple(str(row[k]) for k in keys))
+    columns = tuple(rows[0])
     if connection.dialect.name == "postgresql":
-        columns = tuple(rows[0])
         arrays = [[row[name] for row in rows] for name in columns]
         postgres_execute(connection, _postgres_upsert_sums_statement(table, tuple(keys), columns), *arrays)
         return
-    connection.execute(_upsert_sums_statement(connection.dialect.name, table, tuple(keys)), rows)
+    # SQLite: all rows in one statement. An executemany steps once per row, and on the ingest
+    # writer thread each step gives up the GIL and waits for the event loop to hand it back.
+    rows_per_statement = _SQLITE_MAX_PARAMETERS // len(columns)
+    for start in range(0, len(rows), rows_per_statement):
+        chunk = rows[start:start + rows_per_statement]
+        parameters = tuple(row[name] for row in chunk for name in columns)
+        connection.exec_driver_sql(_sqlite_upsert_sums_statement(table, tuple(keys), columns, len(chunk)), parameters)
 
 
-@functools.lru_cache(maxsize=16)
-def _upsert_sums_statement(dialect_name: str, table: Table, keys: tuple[str, ...]) -> Any:
-    """Built once per table: building the expression and its cache key each group cost more
-    than the upsert itself on the writer thread."""
-    statement = (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
-    summed = {name: table.c[name] + statement.excluded[name] for name in TOTALS_VALUE_COLUMNS}
-    return statement.on_conflict_do_update(index_elements=list(keys), set_=summed)
+_SQLITE_MAX_PARAMETERS = 32_766  # bound parameters in one statement (SQLite ≥ 3.32)
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_upsert_sums_statement(table: Table, keys: tuple[str, ...], columns: tuple[str, ...], rows: int) -> str:
+    """The upsert of `rows` rows as one multi-row VALUES (a handful of row counts occur)."""
+    row = "(" + ", ".join(["?"] * len(columns)) + ")"
+    summed = ", ".join(f"{name} = {table.name}.{name} + excluded.{name}" for name in TOTALS_VALUE_COLUMNS)
+    return (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {', '.join([row] * rows)} "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {summed}")
 
 
 @functools.lru_cache(maxsize=16)
