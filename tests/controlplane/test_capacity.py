@@ -149,7 +149,7 @@ async def test_aggregates_written_in_several_statements_still_add_up(client, hel
     limit allows: here two a statement, so every delta spans several, and the sums stay right."""
     from suanli.controlplane.store import aggregates
 
-    monkeypatch.setattr(aggregates, "_SQLITE_MAX_PARAMETERS", 54)  # 2 rows of 24 or 27 columns
+    monkeypatch.setattr(aggregates, "SQLITE_MAX_PARAMETERS", 54)  # 2 rows of 24 or 27 columns
     for index, (datacenter, province) in enumerate([("dc-jinan-1", "CN-SD"), ("dc-nanjing-1", "CN-JS")] * 2):
         node_id, headers = await helper.enroll(inventory(hostname=f"n{index}", datacenter=datacenter,
                                                          province=province, rack=f"R{index}", gpus=index + 1))

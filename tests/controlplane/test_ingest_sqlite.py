@@ -27,7 +27,7 @@ def _node(node_id: str) -> dict:
 def test_node_updates_reach_every_row_with_times_as_sqlalchemy_reads_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_parameters: int
 ) -> None:
-    monkeypatch.setattr(reports, "_SQLITE_MAX_PARAMETERS", max_parameters)
+    monkeypatch.setattr(reports, "SQLITE_MAX_PARAMETERS", max_parameters)
     engine = create_engine(f"sqlite:///{tmp_path / 'nodes.db'}")
     nodes.create(engine)
     ids = [f"n{i}" for i in range(5)]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, Engine, event
+from sqlalchemy import Connection, Engine, Table, event
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
@@ -20,6 +20,7 @@ except ImportError:  # 2.0
     from sqlalchemy.util import await_only as _await_in_greenlet
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_MAX_PARAMETERS = 32_766  # bound parameters in one statement (SQLite ≥ 3.32)
 T = TypeVar("T")
 
 
@@ -174,7 +175,9 @@ def postgres_execute(connection: Connection, statement: str, *arguments: Any) ->
     return _await_in_greenlet(_postgres_driver(connection).execute(statement, *arguments))
 
 
-def postgres_array_type(column: Column) -> str:
-    """The PostgreSQL array type of a column's values, e.g. `VARCHAR(64)[]`, to CAST an unnest()
-    argument to."""
-    return column.type.compile(dialect=postgresql.dialect()) + "[]"
+def postgres_unnest_arguments(table: Table, columns: Sequence[str]) -> str:
+    """`$1, $2 …` for `columns`' values sent as one array each, cast to the columns' types (e.g.
+    `CAST($1 AS VARCHAR(64)[])`), for `unnest(…)`."""
+    dialect = postgresql.dialect()
+    return ", ".join(f"CAST(${position} AS {table.c[name].type.compile(dialect=dialect)}[])"
+                     for position, name in enumerate(columns, start=1))

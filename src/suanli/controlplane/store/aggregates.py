@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from suanli.controlplane.db import postgres_array_type, postgres_execute
+from suanli.controlplane.db import SQLITE_MAX_PARAMETERS, postgres_execute, postgres_unnest_arguments
 from suanli.controlplane.contribution import VENDOR_TOTAL_MODEL, Contribution, Dims, ModelPart, vendor_parts
 from suanli.controlplane.store import network
 from suanli.controlplane.store.network import Scope
@@ -126,36 +126,34 @@ def _upsert_sums(
         return
     # SQLite: all rows in one statement. An executemany steps once per row, and on the ingest
     # writer thread each step gives up the GIL and waits for the event loop to hand it back.
-    rows_per_statement = _SQLITE_MAX_PARAMETERS // len(columns)
+    rows_per_statement = SQLITE_MAX_PARAMETERS // len(columns)
     for start in range(0, len(rows), rows_per_statement):
         chunk = rows[start:start + rows_per_statement]
         parameters = tuple(row[name] for row in chunk for name in columns)
         connection.exec_driver_sql(_sqlite_upsert_sums_statement(table, tuple(keys), columns, len(chunk)), parameters)
 
 
-_SQLITE_MAX_PARAMETERS = 32_766  # bound parameters in one statement (SQLite ≥ 3.32)
+def _summed(table: Table) -> str:
+    """The upserts' SET clause: each figure added to what the row holds."""
+    return ", ".join(f"{name} = {table.name}.{name} + excluded.{name}" for name in TOTALS_VALUE_COLUMNS)
 
 
 @functools.lru_cache(maxsize=64)
 def _sqlite_upsert_sums_statement(table: Table, keys: tuple[str, ...], columns: tuple[str, ...], rows: int) -> str:
     """The upsert of `rows` rows as one multi-row VALUES (a handful of row counts occur)."""
     row = "(" + ", ".join(["?"] * len(columns)) + ")"
-    summed = ", ".join(f"{name} = {table.name}.{name} + excluded.{name}" for name in TOTALS_VALUE_COLUMNS)
     return (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {', '.join([row] * rows)} "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {summed}")
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {_summed(table)}")
 
 
 @functools.lru_cache(maxsize=16)
 def _postgres_upsert_sums_statement(table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> str:
     """The upsert with all rows as one array per column (one Bind, not one per row), inserted
     in the order given (WITH ORDINALITY), which is the order rows are locked in."""
-    arrays = ", ".join(f"CAST(${position} AS {postgres_array_type(table.c[name])})"
-                       for position, name in enumerate(columns, start=1))
-    summed = ", ".join(f"{name} = {table.name}.{name} + excluded.{name}" for name in TOTALS_VALUE_COLUMNS)
     return (
         f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(columns)} "
-        f"FROM unnest({arrays}) WITH ORDINALITY AS v({', '.join(columns)}, position) ORDER BY position "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {summed}"
+        f"FROM unnest({postgres_unnest_arguments(table, columns)}) WITH ORDINALITY AS v({', '.join(columns)}, position) "
+        f"ORDER BY position ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {_summed(table)}"
     )
 
 

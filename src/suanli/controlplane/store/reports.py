@@ -19,7 +19,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from suanli.controlplane import contribution as contrib
-from suanli.controlplane.db import postgres_array_type, postgres_execute, postgres_fetch
+from suanli.controlplane.db import SQLITE_MAX_PARAMETERS, postgres_execute, postgres_fetch, postgres_unnest_arguments
 from suanli.controlplane.errors import ApiError
 from suanli.controlplane.store import aggregates
 from suanli.controlplane.store.nodes import NodeIdentity, inventory_hash
@@ -262,8 +262,7 @@ def _sqlite_one_row_json(connection: Connection, statement: str, parameters: lis
 
 
 _SQLITE_USAGE_INSERT = "INSERT INTO usage_history (node_id, seq, sent_at, received_at, body, downsampled) "
-_SQLITE_MAX_PARAMETERS = 32_766  # bound parameters in one statement (SQLite ≥ 3.32)
-_SQLITE_ROWS_PER_STATEMENT = 500  # 5 parameters a row, well under _SQLITE_MAX_PARAMETERS
+_SQLITE_ROWS_PER_STATEMENT = 500  # 5 parameters a row, well under SQLITE_MAX_PARAMETERS
 _SQLITE_KEYS_PER_LOOKUP = 5_000  # 2 parameters a key
 _SQLITE_MAX_COMPOUND_SELECTS = 400  # SELECTs in one UNION ALL (SQLite's default limit is 500)
 
@@ -360,7 +359,7 @@ def _sqlite_cut_chunks(cut: dict[int, list[UsageRow]]) -> Iterator[dict[int, lis
     parameters = 0
     for item, rows in cut.items():
         needed = 2 + 4 * len(rows)
-        if chunk and (parameters + needed > _SQLITE_MAX_PARAMETERS or len(chunk) == _SQLITE_MAX_COMPOUND_SELECTS):
+        if chunk and (parameters + needed > SQLITE_MAX_PARAMETERS or len(chunk) == _SQLITE_MAX_COMPOUND_SELECTS):
             yield chunk
             chunk, parameters = {}, 0
         chunk[item] = rows
@@ -578,7 +577,7 @@ def _sqlite_update_nodes(connection: Connection, columns: tuple[str, ...], rows:
     back. Column names come from `_node_changes` only."""
     assignments = ", ".join(f"{name} = v.column{position}" for position, name in enumerate(columns, start=2))
     row_placeholders = "(" + ", ".join(["?"] * (len(columns) + 1)) + ")"
-    rows_per_statement = _SQLITE_MAX_PARAMETERS // (len(columns) + 1)
+    rows_per_statement = SQLITE_MAX_PARAMETERS // (len(columns) + 1)
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         for start in range(0, len(rows), rows_per_statement):
@@ -604,10 +603,9 @@ def _postgres_update_nodes_statement(columns: tuple[str, ...]) -> str:
     the group's rows in one Bind, a column's values as one array. The rows are locked already
     (`_lock_nodes`), so the order they are updated in cannot deadlock."""
     names = ("id", *columns)
-    arrays = ", ".join(f"CAST(${position} AS {postgres_array_type(nodes.c[name])})"
-                       for position, name in enumerate(names, start=1))
     assignments = ", ".join(f"{name} = v.{name}" for name in columns)
-    return f"UPDATE nodes SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) WHERE nodes.id = v.id"
+    return (f"UPDATE nodes SET {assignments} FROM unnest({postgres_unnest_arguments(nodes, names)}) "
+            f"AS v({', '.join(names)}) WHERE nodes.id = v.id")
 
 
 def ingest(
