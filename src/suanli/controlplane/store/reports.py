@@ -518,13 +518,13 @@ def _new_contribution(state: _NodeState, policy: IngestPolicy) -> contrib.Contri
     alone whose in-use set did not move: most reports, told without decoding the stored one)."""
     if state.inventory is None and state.usage is None:
         return None
-    in_use = None
     if state.usage is not None:
         in_use = contrib.in_use_indexes(state.usage.body, policy.in_use_threshold_percent)
+    else:
+        in_use = set(state.old.in_use)  # an inventory alone: decoded anyway for its dims
     if state.inventory is not None:
         location = state.inventory.body.location
         dims = (*state.old.dims[:2], location.rack or "", state.old.dims[3])
-        in_use = set(state.old.in_use) if in_use is None else in_use
         return contrib.compute(state.inventory.body, dims, in_use, policy.catalog)  # type: ignore[arg-type]
     if sorted(in_use) != contrib.Contribution.in_use_from_json(state.row.contribution):
         return contrib.with_in_use(state.old, in_use)
