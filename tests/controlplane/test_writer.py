@@ -1,15 +1,17 @@
-"""Group commit: writes queued together share one transaction; a failing one fails alone."""
+"""Group commit: writes queued together share one transaction; a failing one fails alone, whether
+the event loop schedules the groups (`GroupCommitter`) or a thread of the writer's own does."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from suanli.controlplane.db import create_engine
-from suanli.controlplane.writer import GroupCommitter, WriterClosed
+from suanli.controlplane.writer import GroupCommitter, ThreadGroupCommitter, WriterClosed
 
 
 async def test_concurrent_writes_share_a_transaction_and_failures_are_isolated(tmp_path: Path) -> None:
@@ -89,3 +91,59 @@ async def test_one_transaction_in_flight_holds_the_next_group_back() -> None:
     assert await first == 101 and await rest == [102, 103]
     assert held.groups == [[1], [2, 3]]
     await writer.stop()
+
+
+class ThreadFirstGroupHeld:
+    """A synchronous group write (run on the writer's thread) that records each group, keeps the
+    first open until released, and tells when the second has been written."""
+
+    def __init__(self) -> None:
+        self.groups: list[list[int]] = []
+        self.first_group_open = threading.Event()
+        self.release_first_group = threading.Event()
+        self.second_group_written = threading.Event()
+
+    def write(self, items: list[int]) -> list[int]:
+        if any(item < 0 for item in items):
+            raise ValueError("negative")
+        self.groups.append(list(items))
+        if len(self.groups) == 1:
+            self.first_group_open.set()
+            self.release_first_group.wait(5)
+        elif len(self.groups) == 2:
+            self.second_group_written.set()
+        return [item + 100 for item in items]
+
+
+async def test_a_thread_writer_groups_what_queued_meanwhile_without_the_event_loop() -> None:
+    """The writer's thread starts the next group as soon as a commit returns: here the event loop
+    is blocked (as by a long parse) from releasing the first group until the second is written,
+    and the second still holds everything that queued while the first was open."""
+    held = ThreadFirstGroupHeld()
+    writer: ThreadGroupCommitter[int, int] = ThreadGroupCommitter(held.write, max_items=100)
+    writer.start()
+    first = asyncio.ensure_future(writer.submit(1))
+    assert await asyncio.to_thread(held.first_group_open.wait, 5)
+    rest = [asyncio.ensure_future(writer.submit(i)) for i in (2, 3, 4)]
+    await asyncio.sleep(0)  # the submissions run up to their wait: all three are queued
+    held.release_first_group.set()
+    assert held.second_group_written.wait(5)  # blocks the loop: nothing of the loop's is needed
+    assert await first == 101 and await asyncio.gather(*rest) == [102, 103, 104]
+    assert held.groups == [[1], [2, 3, 4]] and writer.transactions == 2
+    await writer.stop()
+
+
+async def test_a_thread_writer_isolates_a_failing_item_and_drains_before_it_stops() -> None:
+    held = ThreadFirstGroupHeld()
+    held.release_first_group.set()
+    writer: ThreadGroupCommitter[int, int] = ThreadGroupCommitter(held.write, max_items=2)
+    writer.start()
+    results = await asyncio.gather(*(writer.submit(i) for i in (1, -1, 2, 3, 4)), return_exceptions=True)
+    assert results[0] == 101 and isinstance(results[1], ValueError) and results[2:] == [102, 103, 104]
+    assert all(len(group) <= 2 for group in held.groups)  # max_items holds
+    queued = [asyncio.ensure_future(writer.submit(i)) for i in (5, 6)]
+    await asyncio.sleep(0)
+    await writer.stop()
+    assert all(future.done() for future in queued) and [f.result() for f in queued] == [105, 106]
+    with pytest.raises(WriterClosed):
+        await writer.submit(7)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from sqlalchemy import Connection
 
 from suanli.controlplane import appkeys, migrate
 from suanli.controlplane.api.enroll import enroll_writer_ctx
@@ -13,14 +14,13 @@ from suanli.controlplane.certification.service import certification_ctx
 from suanli.controlplane.config import ControlPlaneConfig
 from suanli.controlplane.contribution import DefaultCatalog, FlopsCatalog
 from suanli.controlplane.dashboard.context import dashboard_ctx
-from suanli.controlplane.db import SyncTransactions, create_engine, is_sqlite
+from suanli.controlplane.db import SyncTransactions, create_engine
 from suanli.controlplane.errors import ApiError, error_middleware
 from suanli.controlplane.maintenance import maintenance_ctx
 from suanli.controlplane.metrics import METRICS, Metrics, metrics_ctx, metrics_middleware
 from suanli.controlplane.ratelimit import limits_from_config, rate_limit_middleware
 from suanli.controlplane.routes import ROUTES
 from suanli.controlplane.store.reports import IngestItem, IngestPolicy, ingest
-from suanli.controlplane.writer import GroupCommitter
 from suanli.schema import BatchAck, utc_now
 
 
@@ -40,15 +40,13 @@ async def _report_writer(app: web.Application) -> AsyncIterator[None]:
     """The group-commit writer of report batches; drains its queue before the engine closes."""
     config = app[appkeys.CONFIG]
     policy = IngestPolicy(config.in_use_threshold_percent, app[appkeys.CATALOG])
-    transactions = app[appkeys.SYNC_DB]
 
-    async def write_group(items: list[IngestItem]) -> list[BatchAck | ApiError]:
-        with app[METRICS].group_commit(len(items)):
-            return await transactions.run(ingest, items, utc_now(), policy)
+    def write_group(connection: Connection, items: list[IngestItem]) -> list[BatchAck | ApiError]:
+        return ingest(connection, items, utc_now(), policy)
 
-    in_flight = 1 if is_sqlite(config.database_url) else config.group_commit_in_flight
-    writer: GroupCommitter[IngestItem, BatchAck | ApiError] = GroupCommitter(
-        write_group, config.group_commit_max_requests, in_flight
+    writer = app[appkeys.SYNC_DB].group_writer(
+        write_group, config.group_commit_max_requests, config.group_commit_in_flight, app[METRICS].group_commit,
+        name="suanli-report-writer",
     )
     writer.start()
     app[appkeys.REPORT_WRITER] = writer

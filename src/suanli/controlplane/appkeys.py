@@ -12,7 +12,7 @@ from suanli.controlplane.db import SyncTransactions
 from suanli.controlplane.errors import ApiError
 from suanli.controlplane.store.nodes import NodeIdentity
 from suanli.controlplane.store.reports import IngestItem
-from suanli.controlplane.writer import GroupCommitter
+from suanli.controlplane.writer import GroupWriter
 from suanli.schema import BatchAck
 
 CONFIG = web.AppKey("config", ControlPlaneConfig)
@@ -20,7 +20,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 # Whole transactions in one hop off the event loop: the ingest writer and multi-query reads.
 SYNC_DB = web.AppKey("sync_db", SyncTransactions)
 CATALOG = web.AppKey("catalog", FlopsCatalog)
-REPORT_WRITER = web.AppKey("report_writer", GroupCommitter[IngestItem, "BatchAck | ApiError"])
+REPORT_WRITER = web.AppKey("report_writer", GroupWriter[IngestItem, "BatchAck | ApiError"])
 NODE_AUTH_CACHE = web.AppKey("node_auth_cache", TtlCache[NodeIdentity])
 KEY_AUTH_CACHE = web.AppKey("key_auth_cache", TtlCache[str])
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,6 +16,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from suanli.controlplane.writer import GroupCommitter, GroupWriter, ThreadGroupCommitter
+
 try:
     from sqlalchemy.util import await_ as _await_in_greenlet  # SQLAlchemy ≥ 2.1
 except ImportError:  # 2.0
@@ -22,6 +26,8 @@ except ImportError:  # 2.0
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MAX_PARAMETERS = 32_766  # bound parameters in one statement (SQLite ≥ 3.32)
 T = TypeVar("T")
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 class DatabaseUrlError(ValueError):
@@ -79,8 +85,9 @@ class SyncTransactions:
     """Run a synchronous function in one transaction with a single hop off the event loop.
 
     SQLite: plain sqlite3 connections on threads of our own, one hand-off per transaction instead
-    of several per statement (aiosqlite hops for each call); writes on one thread (SQLite has one
-    writer anyway), reads on a few. PostgreSQL: the async engine's connection from one greenlet.
+    of several per statement (aiosqlite hops for each call); writes one at a time (SQLite has one
+    writer anyway), each group writer on its thread and `run` on another, reads on a few.
+    PostgreSQL: the async engine's connection from one greenlet.
     """
 
     def __init__(self, url: str, engine: AsyncEngine) -> None:
@@ -89,6 +96,9 @@ class SyncTransactions:
         self._read_engine: Engine | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._readers: ThreadPoolExecutor | None = None
+        # SQLite's writes take turns on this lock (group writers' threads and `run`), not through
+        # SQLite's busy handler, which sleeps in steps of up to 100 ms before trying again.
+        self._write_lock = threading.Lock()
         if is_sqlite(url):
             self._sync_engine = _sqlite_sync_engine(url, "BEGIN IMMEDIATE", pool_size=1)
             self._read_engine = _sqlite_sync_engine(url, "BEGIN", pool_size=READ_THREADS)
@@ -101,7 +111,33 @@ class SyncTransactions:
             async with self._engine.begin() as connection:
                 return await connection.run_sync(function, *args)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, _in_transaction, self._sync_engine, function, args)
+        return await loop.run_in_executor(self._writer, self._write, function, args)
+
+    def _write(self, function: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """SQLite: one write transaction on the calling thread, in turn with the other writers."""
+        with self._write_lock:
+            return _in_transaction(self._sync_engine, function, args)
+
+    def group_writer(
+        self, function: Callable[[Connection, list[Item]], list[Result]], max_items: int, max_in_flight: int,
+        timer: Callable[[int], AbstractContextManager[Any]], name: str,
+    ) -> GroupWriter[Item, Result]:
+        """A group committer whose groups each run `function(connection, items)` in one write
+        transaction, timed by `timer(len(items))`. SQLite: formed and written on a thread of the
+        writer's own (`ThreadGroupCommitter`; one writer, so `max_in_flight` does not apply);
+        PostgreSQL: scheduled by the event loop, `max_in_flight` transactions at once."""
+        if self._sync_engine is None:
+            async def write_async(items: list[Item]) -> list[Result]:
+                with timer(len(items)):
+                    return await self.run(function, items)
+
+            return GroupCommitter(write_async, max_items, max_in_flight)
+
+        def write(items: list[Item]) -> list[Result]:
+            with timer(len(items)):
+                return self._write(function, (items,))
+
+        return ThreadGroupCommitter(write, max_items, name)
 
     async def read(self, function: Callable[..., T], *args: Any) -> T:
         """`function(connection, *args)` on one connection, for a consistent multi-query read."""
