@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -53,17 +52,6 @@ def test_sqlite_time_matches_a_non_utc_offset() -> None:
     assert reports._sqlite_time(T0.astimezone(beijing)) == reports._sqlite_time(T0) == "2026-11-21 08:00:00.123456"
 
 
-class _Item:
-    """What the usage insert asks of a group's item: its request text, and its bodies encoded."""
-
-    def __init__(self, request_text: str | None, encoded: dict[int, str] | None = None) -> None:
-        self.request_text = request_text
-        self.encoded = encoded or {}
-
-    def encode_body(self, index: int) -> str:
-        return self.encoded[index]
-
-
 def _usage_db(tmp_path: Path):  # noqa: ANN202
     engine = create_engine(f"sqlite:///{tmp_path / 'usage.db'}")
     nodes.create(engine)
@@ -83,75 +71,30 @@ def test_usage_insert_stores_only_new_keys_and_names_exactly_those(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys_per_lookup: int
 ) -> None:
     """Keys already stored are told apart by a look-up before the insert (no RETURNING): they come
-    back as not written and keep their first body; every new key is written once, whether its body
-    was encoded in Python or is cut by SQLite out of its request's text."""
+    back as not written and keep their first body; every new key is written once. Only rows that
+    may be stored are looked up (a seq above its node's highest cannot be)."""
     monkeypatch.setattr(reports, "_SQLITE_KEYS_PER_LOOKUP", keys_per_lookup)
     monkeypatch.setattr(reports, "_SQLITE_ROWS_PER_STATEMENT", 2)
+    looked_up: list[tuple[str, int]] = []
+    stored_keys = reports._sqlite_stored_keys
+    monkeypatch.setattr(reports, "_sqlite_stored_keys", lambda connection, rows: (
+        looked_up.extend((row.node_id, row.seq) for row in rows), stored_keys(connection, rows))[1])
     engine = _usage_db(tmp_path)
     row = reports.UsageRow
-    request = '{"reports": [{"seq": 2, "body": {"cut": 2}}, {"seq": 3, "body": {"cut": [3, "x"]}}]}'
     with engine.begin() as connection:
         first = reports._sqlite_insert_usage(
-            connection, [row("a", 1, T0, '{"first": 1}', 0, 0), row("b", 1, T0, '{"first": 1}', 1, 0)],
-            [_Item(None), _Item(None)], T0,
+            connection, [row("a", 1, T0, '{"first": 1}', False), row("b", 1, T0, '{"first": 1}', False)], T0
         )
-        assert first == {("a", 1), ("b", 1)}
-        again = [row("a", 1, T0, '{"again": 1}', 0, 0), row("a", 2, T0, "{}", 0, 1), row("b", 1, T0, None, 1, 0),
-                 row("b", 2, T0, None, 1, 0), row("b", 3, T0 + timedelta(seconds=30), None, 1, 1)]
-        written = reports._sqlite_insert_usage(connection, again, [_Item(None), _Item(request)], T0)
+        assert first == {("a", 1), ("b", 1)} and looked_up == []
+        again = [row("a", 1, T0, '{"again": 1}', True), row("a", 2, T0, "{}", False), row("b", 1, T0, "[]", True),
+                 row("b", 2, T0, '{"b": 2}', True), row("b", 3, T0 + timedelta(seconds=30), '{"b": 3}', False)]
+        written = reports._sqlite_insert_usage(connection, again, T0)
         assert written == {("a", 2), ("b", 2), ("b", 3)}
+        assert looked_up == [("a", 1), ("b", 1), ("b", 2)]
     assert _stored(engine) == {
         ("a", 1): ('{"first": 1}', T0), ("b", 1): ('{"first": 1}', T0), ("a", 2): ("{}", T0),
-        ("b", 2): ('{"cut":2}', T0), ("b", 3): ('{"cut":[3,"x"]}', T0 + timedelta(seconds=30)),
+        ("b", 2): ('{"b": 2}', T0), ("b", 3): ('{"b": 3}', T0 + timedelta(seconds=30)),
     }
-    engine.dispose()
-
-
-@pytest.mark.parametrize(
-    ("request_text", "expected_bodies"),
-    [
-        # SQLite refuses the text: the statement stores nothing, every body of it is encoded.
-        ('{"reports": [{"seq": 1, "body": {"cut": 1}}, {"seq": 2, "body": {"cut": 2}}',
-         {("a", 1): '{"encoded": 1}', ("a", 2): '{"encoded": 2}', ("b", 1): '{"encoded": "b"}'}),
-        # No report at index 1: one row short; what was cut stays, the missing one is encoded.
-        ('{"reports": [{"seq": 1, "body": {"cut": 1}}]}',
-         {("a", 1): '{"cut":1}', ("a", 2): '{"encoded": 2}', ("b", 1): '{"cut":"b"}'}),
-    ],
-)
-def test_usage_bodies_sqlite_cannot_cut_out_are_encoded_instead(
-    tmp_path: Path, request_text: str, expected_bodies: dict
-) -> None:
-    """Whatever SQLite could not cut out of a request is stored from the validated reports: no
-    acknowledged point goes missing, and what the statement did store is kept, once."""
-    engine = _usage_db(tmp_path)
-    row = reports.UsageRow
-    rows = [row("a", 1, T0, None, 0, 0), row("a", 2, T0, None, 0, 1), row("b", 1, T0, None, 1, 0)]
-    items = [_Item(request_text, {0: '{"encoded": 1}', 1: '{"encoded": 2}'}),
-             _Item('{"reports": [{"seq": 1, "body": {"cut": "b"}}]}', {0: '{"encoded": "b"}'})]
-    with engine.begin() as connection:
-        assert reports._sqlite_insert_usage(connection, rows, items, T0) == {("a", 1), ("a", 2), ("b", 1)}
-    assert {key: body for key, (body, _sent_at) in _stored(engine).items()} == expected_bodies
-    engine.dispose()
-
-
-def test_a_full_database_is_not_taken_for_a_text_sqlite_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A full disk while cutting bodies out fails the write, as on the encoded path: no rows are
-    encoded and stored instead (SQLite may have rolled the whole transaction back by then)."""
-    engine = _usage_db(tmp_path)
-    encoded_rows: list[int] = []
-    insert_encoded = reports._sqlite_insert_encoded
-    monkeypatch.setattr(reports, "_sqlite_insert_encoded",
-                        lambda cursor, rows, received: (encoded_rows.append(len(rows)), insert_encoded(cursor, rows, received))[1])
-    big = "x" * 200_000
-    request = '{"reports": [{"seq": 1, "body": {"cut": "' + big + '"}}]}'
-    with engine.begin() as connection:
-        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
-        connection.exec_driver_sql(f"PRAGMA max_page_count = {pages + 5}")  # 20 KiB left: a full disk
-        with pytest.raises(sqlite3.OperationalError, match="full"):
-            reports._sqlite_insert_usage(connection, [reports.UsageRow("a", 1, T0, None, 0, 0)],
-                                         [_Item(request, {0: '{"encoded": 1}'})], T0)
-    assert encoded_rows == [0]  # the encoded path had nothing of its own, and was not asked again
-    assert _stored(engine) == {}
     engine.dispose()
 
 
@@ -171,26 +114,3 @@ def test_locked_nodes_arrive_through_one_json_row_with_their_types() -> None:
     )
     assert isinstance(row.last_seq, int)
     engine.dispose()
-
-
-@pytest.mark.parametrize(
-    ("request_body", "reports_in_batch", "cuttable"),
-    [
-        (b'{"reports": [{"seq": 1, "body": {"a": 1}}, {"seq": 2, "body": {}}]}', 2, True),
-        (b' \n{"reports": [{"seq": 1, "body": {}}]}', 1, True),  # leading whitespace is fine
-        (b'{"reports": [{"seq": 1, "body": {}, "body": {}}]}', 1, False),  # a report's body twice
-        (b'{"reports": [], "reports": [{"seq": 1, "body": {}}]}', 1, False),  # the batch's reports twice
-        (b'{"reports": [{"seq": 1, "body": {"m": "body"}}]}', 1, False),  # "body" as a value: counted too
-        (b'{"reports": [{"seq": 1, "body": {"m": "a\\"b"}}]}', 1, False),  # any escape, not only \\u
-        (b'{"reports": [{"seq": 1, "\\u0062ody": {}, "body": {}}]}', 1, False),  # a key spelled with an escape
-        (b'\xef\xbb\xbf{"reports": [{"seq": 1, "body": {}}]}', 1, False),  # a byte-order mark
-        (b'{"reports": [{"seq": 1, "body": {"m": "\xff"}}]}', 1, False),  # not UTF-8
-    ],
-)
-def test_database_cuts_bodies_only_out_of_requests_where_it_finds_what_pydantic_validated(
-    request_body: bytes, reports_in_batch: int, cuttable: bool
-) -> None:
-    text = reports.cuttable_text(request_body, reports_in_batch)
-    assert (text is not None) == cuttable
-    if cuttable:
-        assert text == request_body.decode()

@@ -86,8 +86,7 @@ _ENVELOPE = '{"reports": [{"schema": "v1", "node_id": "n", "seq": 1, "kind": "us
 def test_what_positions_cannot_be_trusted_for_is_encoded_instead(text: str) -> None:
     batch = ReportBatch.model_validate_json(text)
     assert cut_bodies(text.encode(), len(batch.reports)) is None
-    item = IngestItem.prepare(NodeIdentity("n", "active", "CN-SD", "dc"), batch.reports, text.encode(),
-                              database_cuts=False)
+    item = IngestItem.prepare(NodeIdentity("n", "active", "CN-SD", "dc"), batch.reports, text.encode())
     assert item.usage_json == [report.body.model_dump_json() for report in batch.reports]
 
 

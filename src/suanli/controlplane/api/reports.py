@@ -53,7 +53,7 @@ async def validated_batch(request: web.Request, node: NodeIdentity) -> IngestIte
     batch = await parse_body(request, ReportBatch)
     check_batch(node, batch, request.app[CONFIG].max_batch_reports)
     # The history's bodies are copied from the request's text (parse_body read it; aiohttp keeps it).
-    return IngestItem.prepare(node, batch.reports, await request.read(), request.app[ENGINE].dialect.name == "sqlite")
+    return IngestItem.prepare(node, batch.reports, await request.read())
 
 
 async def post_reports(request: web.Request) -> web.Response:

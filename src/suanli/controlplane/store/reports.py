@@ -1,7 +1,7 @@
 """Ingest of report batches: many requests' batches written in one transaction (group commit).
 
-Synchronous on purpose: the writer runs a whole group in one hop to a database thread (SQLite)
-or in one greenlet (PostgreSQL), instead of a thread hand-off per statement.
+Synchronous on purpose: the writer runs a whole group on a thread of its own (SQLite) or in one
+greenlet (PostgreSQL), instead of a thread hand-off per statement (`db.SyncTransactions.group_writer`).
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import sqlite3
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -46,44 +44,33 @@ class IngestItem:
     batch) made the parse of the next ones slower for the cache misses (the bench's batch: 16–19
     µs a report alone, 27 in the server; dropping them took the PostgreSQL server from 89.5 to
     72.8 µs of CPU a report, side by side, bench/RESULTS.md). Of a usage report's body only
-    the text is stored, except the batch's newest, the one report that can become its node's
+    the text is kept, except the batch's newest, the one report that can become its node's
     latest usage (any older one is older than it, or than what the node has stored already);
     inventory reports are kept whole.
 
-    The usage history stores each usage body as JSON text, copied from the request's own text
-    where that is safe, so the event loop need not encode it again with pydantic (~8 µs a report,
-    a tenth of the loop's time under load). SQLite cuts the bodies out itself (`request_text`),
-    in C, with the GIL free; for PostgreSQL, whose writer runs on the event loop anyway, they are
-    cut here by position (`cut_bodies`), since having PostgreSQL parse whole requests cost more
-    than it saved (see `_postgres_insert_usage`). `usage_json` holds each usage body's text
-    (None for inventory reports, and everywhere SQLite is to cut them); a request whose text is
-    not safe to cut has its bodies encoded with pydantic instead."""
+    The usage history stores each usage body as JSON text, cut out of the request's own bytes
+    by position where that is safe (`cut_bodies`, ~1.5 µs a report), else encoded with pydantic
+    (~8 µs). Cut here, on the event loop, on both stores: on SQLite the writer thread, not the
+    loop, bounds the rate, and SQLite cutting the bodies out of the request text itself (JSON
+    functions, GIL free) made every report cost the writer more (bench/RESULTS.md)."""
 
     node: NodeIdentity
     points: list[ReportPoint]
     inventories: dict[int, InventoryReport]  # by index in the batch
     newest_usage_index: int | None  # the first report carrying the batch's highest usage seq
     newest_usage: UsageReport | None
-    request_text: str | None
-    usage_json: list[str | None] | None
+    usage_json: list[str | None]  # each usage body's text, None for an inventory report
 
     @classmethod
     def prepare(
-        cls, node: NodeIdentity, reports: list[InventoryReport | UsageReport], request_body: bytes,
-        database_cuts: bool,
+        cls, node: NodeIdentity, reports: list[InventoryReport | UsageReport], request_body: bytes
     ) -> IngestItem:
-        """`request_body`: the request's bytes, which `reports` were validated from;
-        `database_cuts`: the store cuts the bodies out of the text itself (SQLite)."""
-        request_text: str | None = None
-        usage_json: list[str | None] | None = None
-        if database_cuts:
-            request_text = cuttable_text(request_body, len(reports))
-        if request_text is None:
-            bodies = cut_bodies(request_body, len(reports))
-            if bodies is not None:
-                usage_json = [b if r.kind == "usage" else None for r, b in zip(reports, bodies)]
-            else:
-                usage_json = [r.body.model_dump_json() if r.kind == "usage" else None for r in reports]
+        """`request_body`: the request's bytes, which `reports` were validated from."""
+        bodies = cut_bodies(request_body, len(reports))
+        if bodies is not None:
+            usage_json: list[str | None] = [b if r.kind == "usage" else None for r, b in zip(reports, bodies)]
+        else:
+            usage_json = [r.body.model_dump_json() if r.kind == "usage" else None for r in reports]
         points: list[ReportPoint] = []
         inventories: dict[int, InventoryReport] = {}
         newest_index: int | None = None
@@ -96,52 +83,7 @@ class IngestItem:
             elif report.seq > newest_seq:
                 newest_index, newest_seq = index, report.seq
         newest = reports[newest_index] if newest_index is not None else None
-        return cls(node, points, inventories, newest_index, newest, request_text, usage_json)  # type: ignore[arg-type]
-
-    def encoded_body(self, index: int) -> str | None:
-        """Report `index`'s usage body as text if at hand already; None where SQLite is to cut it out."""
-        return self.usage_json[index] if self.usage_json is not None else None
-
-    def encode_body(self, index: int) -> str:
-        """Report `index`'s usage body as text where SQLite could not cut it out (rare: see
-        `_sqlite_insert_usage`), encoded from the request validated once more (its models were not
-        kept); once, for the node's latest usage too."""
-        if self.usage_json is None:
-            self.usage_json = [None] * len(self.points)
-        encoded = self.usage_json[index]
-        if encoded is None:
-            if index == self.newest_usage_index and self.newest_usage is not None:
-                encoded = self.newest_usage.body.model_dump_json()
-            else:
-                assert self.request_text is not None  # bodies are only left to cut where the text is kept
-                report = ReportBatch.model_validate_json(self.request_text).reports[index]
-                encoded = report.body.model_dump_json()
-            self.usage_json[index] = encoded
-        return encoded
-
-
-def cuttable_text(request_body: bytes, reports: int) -> str | None:
-    """The request's text if the database may cut `$.reports[i].body` out of it, else None.
-
-    The database must find exactly what pydantic validated. Pydantic keeps the last of duplicate
-    keys and SQLite's JSON functions the first, so a batch with a second "reports" key, or a
-    report with a second "body", would have SQLite store a body nobody validated. Without any
-    escape (`\\u0062ody` is "body" too) every key is spelled out literally, so counting the quoted
-    names finds any second copy: validation makes each report carry one "body", so the count
-    equals the reports only if none has two and no other key or string is spelled so (such a
-    batch merely takes the slower way). The bodies themselves are copied verbatim, duplicates and
-    all, and read back through the same pydantic models, which again keep the last. Cost: ~20 µs
-    a 10-report request (the two counts), against ~77 µs to encode its bodies."""
-    if request_body.find(b"\\") >= 0:  # any escape at all (a one-byte search is ~40× faster than b"\\u")
-        return None
-    if request_body.count(b'"reports"') != 1 or request_body.count(b'"body"') != reports:
-        return None
-    if request_body.lstrip()[:1] != b"{":  # e.g. a byte-order mark, which SQLite's parser refuses
-        return None
-    try:
-        return request_body.decode()
-    except UnicodeDecodeError:
-        return None
+        return cls(node, points, inventories, newest_index, newest, usage_json)  # type: ignore[arg-type]
 
 
 def cut_bodies(request_body: bytes, reports: int) -> list[str] | None:
@@ -194,7 +136,7 @@ class _NodeState:
     row: Any
     inventory: InventoryReport | None = None
     usage: UsageReport | None = None
-    usage_body_json: str | None = None
+    usage_body_json: str | None = None  # the text of `usage`'s body
     last_seq: int = 0
 
     @functools.cached_property
@@ -264,7 +206,6 @@ def _sqlite_one_row_json(connection: Connection, statement: str, parameters: lis
 _SQLITE_USAGE_INSERT = "INSERT INTO usage_history (node_id, seq, sent_at, received_at, body, downsampled) "
 _SQLITE_ROWS_PER_STATEMENT = 500  # 5 parameters a row, well under SQLITE_MAX_PARAMETERS
 _SQLITE_KEYS_PER_LOOKUP = 5_000  # 2 parameters a key
-_SQLITE_MAX_COMPOUND_SELECTS = 400  # SELECTs in one UNION ALL (SQLite's default limit is 500)
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -277,46 +218,36 @@ def _sqlite_time(value: datetime) -> str:
 
 
 class UsageRow(NamedTuple):
-    """A usage point to store: its body is `body_json`, or, when that is None, report `index` of
-    request `item` of the group (SQLite cuts it out of the request's text)."""
+    """A usage point to store. `maybe_stored`: its seq is not above the highest its node has
+    stored (read under lock), so it may be a redelivery; any other is new for certain."""
 
     node_id: str
     seq: int
     sent_at: datetime
-    body_json: str | None
-    item: int
-    index: int
+    body_json: str
+    maybe_stored: bool
 
 
-def _sqlite_insert_usage(
-    connection: Connection, rows: list[UsageRow], items: Sequence[IngestItem], now: datetime
-) -> set[tuple[str, int]]:
+def _sqlite_insert_usage(connection: Connection, rows: list[UsageRow], now: datetime) -> set[tuple[str, int]]:
     """The hottest statement on SQLite, straight to sqlite3: per-row parameter processing in
-    SQLAlchemy cost more than the insert itself. The keys already stored are looked up first in
-    one query folded into one row, and only the others inserted, many rows per statement and
-    without RETURNING: every row sqlite3 steps through gives up the GIL, and the writer thread
-    then waits for the event loop to hand it back (see `_sqlite_one_row_json`). The writer
-    holds SQLite's write lock, so nothing can store a key between the look-up and the insert."""
-    stored = _sqlite_stored_keys(connection, rows)
+    SQLAlchemy cost more than the insert itself. Keys that may be stored already (a redelivery)
+    are looked up first, in one query folded into one row, and only the others inserted, many rows
+    per statement and without RETURNING: every row sqlite3 steps through gives up the GIL, and
+    the writer thread then waits for the event loop to hand it back (see `_sqlite_one_row_json`).
+    The writer holds SQLite's write lock, so nothing can store a key between look-up and insert."""
+    maybe_stored = [row for row in rows if row.maybe_stored]
+    stored = _sqlite_stored_keys(connection, maybe_stored) if maybe_stored else set()
     new_rows = [row for row in rows if (row.node_id, row.seq) not in stored] if stored else rows
     received = _sqlite_time(now)
-    cut: dict[int, list[UsageRow]] = {}
-    for row in new_rows:
-        if row.body_json is None:
-            cut.setdefault(row.item, []).append(row)
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        _sqlite_insert_encoded(cursor, [row for row in new_rows if row.body_json is not None], received)
-        for chunk in _sqlite_cut_chunks(cut):
-            if not _sqlite_insert_cut(cursor, chunk, items, received):
-                # SQLite could not cut every body out (a text its JSON parser refuses): what the
-                # statement stored stays, the rest is encoded from the validated reports.
-                rows_of_chunk = [row for rows_of_item in chunk.values() for row in rows_of_item]
-                cut_ok = _sqlite_stored_keys(connection, rows_of_chunk)
-                _sqlite_insert_encoded(cursor, [
-                    row._replace(body_json=items[row.item].encode_body(row.index))
-                    for row in rows_of_chunk if (row.node_id, row.seq) not in cut_ok
-                ], received)
+        for start in range(0, len(new_rows), _SQLITE_ROWS_PER_STATEMENT):
+            chunk = new_rows[start:start + _SQLITE_ROWS_PER_STATEMENT]
+            statement = _SQLITE_USAGE_INSERT + "VALUES " + ", ".join(["(?, ?, ?, ?, ?, 0)"] * len(chunk))
+            parameters: list[Any] = []
+            for row in chunk:
+                parameters += (row.node_id, row.seq, _sqlite_time(row.sent_at), received, row.body_json)
+            cursor.execute(statement, parameters)
     finally:
         cursor.close()
     return {(row.node_id, row.seq) for row in new_rows}
@@ -342,69 +273,6 @@ def _sqlite_stored_keys(connection: Connection, rows: list[UsageRow]) -> set[tup
     return stored
 
 
-def _sqlite_insert_encoded(cursor: Any, rows: list[UsageRow], received: str) -> None:
-    """Rows whose bodies are encoded already, many rows per statement."""
-    for start in range(0, len(rows), _SQLITE_ROWS_PER_STATEMENT):
-        chunk = rows[start:start + _SQLITE_ROWS_PER_STATEMENT]
-        statement = _SQLITE_USAGE_INSERT + "VALUES " + ", ".join(["(?, ?, ?, ?, ?, 0)"] * len(chunk))
-        parameters: list[Any] = []
-        for row in chunk:
-            parameters += (row.node_id, row.seq, _sqlite_time(row.sent_at), received, row.body_json)
-        cursor.execute(statement, parameters)
-
-
-def _sqlite_cut_chunks(cut: dict[int, list[UsageRow]]) -> Iterator[dict[int, list[UsageRow]]]:
-    """The requests whose bodies SQLite cuts, as few per statement as SQLite's limits allow."""
-    chunk: dict[int, list[UsageRow]] = {}
-    parameters = 0
-    for item, rows in cut.items():
-        needed = 2 + 4 * len(rows)
-        if chunk and (parameters + needed > SQLITE_MAX_PARAMETERS or len(chunk) == _SQLITE_MAX_COMPOUND_SELECTS):
-            yield chunk
-            chunk, parameters = {}, 0
-        chunk[item] = rows
-        parameters += needed
-    if chunk:
-        yield chunk
-
-
-def _sqlite_insert_cut(
-    cursor: Any, chunk: dict[int, list[UsageRow]], items: Sequence[IngestItem], received: str
-) -> bool:
-    """Usage rows whose bodies SQLite cuts out of their requests' texts, in one statement of one
-    SELECT per request. The request's reports are the outer loop (CROSS JOIN keeps that order),
-    so each text is parsed once. False if SQLite refused a text or stored fewer rows than asked
-    (a refused statement stores nothing)."""
-    selects: list[str] = []
-    parameters: list[Any] = []
-    for item, rows in chunk.items():
-        selects.append(
-            "SELECT v.column2, v.column3, v.column4, ?, json_extract(r.value, '$.body'), 0 "
-            "FROM json_each(?, '$.reports') AS r CROSS JOIN (VALUES "
-            + ", ".join(["(?, ?, ?, ?)"] * len(rows))
-            + ") AS v WHERE v.column1 = r.key"
-        )
-        parameters += (received, items[item].request_text)
-        for row in rows:
-            parameters += (row.index, row.node_id, row.seq, _sqlite_time(row.sent_at))
-    try:
-        cursor.execute(_SQLITE_USAGE_INSERT + " UNION ALL ".join(selects), parameters)
-    except sqlite3.Error as error:
-        # Only an error about the text itself is worked around. Anything else (a full disk, I/O)
-        # is the group's failure, as on the encoded path: after one SQLite may have rolled back the
-        # whole transaction, and what followed would commit on its own, outside it.
-        if error.sqlite_errorcode not in _SQLITE_TEXT_ERRORS or not cursor.connection.in_transaction:
-            raise
-        log.warning("SQLite could not cut usage bodies out of a request (%s); encoding them instead", error)
-        return False
-    return cursor.rowcount == sum(len(rows) for rows in chunk.values())
-
-
-# What SQLite answers when it cannot cut a body out of a text: malformed JSON is a plain SQL error,
-# a body it does not find a NULL that the column refuses.
-_SQLITE_TEXT_ERRORS = frozenset({sqlite3.SQLITE_ERROR, sqlite3.SQLITE_CONSTRAINT_NOTNULL})
-
-
 # One fixed statement whatever the group's size: PostgreSQL plans it once, and the rows travel
 # as four arrays instead of five bound parameters each.
 _POSTGRES_INSERT_USAGE = (
@@ -415,31 +283,25 @@ _POSTGRES_INSERT_USAGE = (
 )
 
 
-def _postgres_insert_usage(
-    connection: Connection, rows: list[UsageRow], items: list[IngestItem], now: datetime
-) -> set[tuple[str, int]]:
+def _postgres_insert_usage(connection: Connection, rows: list[UsageRow], now: datetime) -> set[tuple[str, int]]:
     """Bodies come as text (`IngestItem.prepare`: cut from the request by position, or encoded),
     not cut out of the requests by PostgreSQL: the transaction runs on the event loop either way,
     and PostgreSQL parsing whole requests as JSON cost more than it saved (measured side by side:
     6 300–6 900 → 5 800–6 500 reports/s)."""
-    bodies = [row.body_json if row.body_json is not None else items[row.item].encode_body(row.index) for row in rows]
     written = postgres_fetch(
         connection, _POSTGRES_INSERT_USAGE, now, [row.node_id for row in rows], [row.seq for row in rows],
-        [row.sent_at for row in rows], bodies,
+        [row.sent_at for row in rows], [row.body_json for row in rows],
     )
     return {(node_id, seq) for node_id, seq in written}
 
 
-def _insert_usage(
-    connection: Connection, rows: list[UsageRow], items: list[IngestItem], now: datetime
-) -> set[tuple[str, int]]:
-    """Insert the usage rows not there yet; the (node_id, seq) keys actually written come back.
-    `items`: the group's requests, which `UsageRow.item` numbers."""
+def _insert_usage(connection: Connection, rows: list[UsageRow], now: datetime) -> set[tuple[str, int]]:
+    """Insert the usage rows not there yet; the (node_id, seq) keys actually written come back."""
     if not rows:
         return set()
     if connection.dialect.name == "sqlite":
-        return _sqlite_insert_usage(connection, rows, items, now)
-    return _postgres_insert_usage(connection, rows, items, now)
+        return _sqlite_insert_usage(connection, rows, now)
+    return _postgres_insert_usage(connection, rows, now)
 
 
 def _insert_new(
@@ -461,9 +323,9 @@ def _candidates(
     tried: list[list[tuple[str, int]]] = []
     usage_rows: list[UsageRow] = []
     inventory_rows: list[dict[str, Any]] = []
-    for item_number, item in enumerate(items):
+    for item in items:
         node_id = item.node.node_id
-        compacted_seq = states[node_id].row.compacted_seq
+        compacted_seq, last_seq = states[node_id].row.compacted_seq, states[node_id].row.last_seq
         mine: list[tuple[str, int]] = []
         for index, point in enumerate(item.points):
             key = (node_id, point.seq)
@@ -472,7 +334,9 @@ def _candidates(
             seen.add(key)
             mine.append(key)
             if point.is_usage:
-                usage_rows.append(UsageRow(node_id, point.seq, point.sent_at, item.encoded_body(index), item_number, index))
+                body_json = item.usage_json[index]
+                assert body_json is not None  # every usage report's body is kept as text
+                usage_rows.append(UsageRow(node_id, point.seq, point.sent_at, body_json, point.seq <= last_seq))
             else:
                 inventory_rows.append(
                     {"node_id": node_id, "seq": point.seq, "sent_at": point.sent_at,
@@ -510,7 +374,7 @@ def _note_accepted(state: _NodeState, item: IngestItem, index: int, point: Repor
     elif (index == item.newest_usage_index and point.seq > state.row.usage_seq
           and (state.usage is None or point.seq > state.usage.seq)):
         state.usage = item.newest_usage
-        state.usage_body_json = item.encoded_body(index)  # None where the database cut it out
+        state.usage_body_json = item.usage_json[index]
 
 
 def _new_contribution(state: _NodeState, policy: IngestPolicy) -> contrib.Contribution | None:
@@ -546,8 +410,7 @@ def _node_changes(state: _NodeState, new: contrib.Contribution | None, now: date
         changes["_inventory_hash_changed"] = digest != state.row.inventory_hash
     if state.usage is not None:
         changes.update(
-            # Where the database cut the bodies out, only a node's newest is encoded, once a group.
-            latest_usage=state.usage_body_json or state.usage.body.model_dump_json(),
+            latest_usage=state.usage_body_json,
             usage_seq=state.usage.seq, usage_sent_at=state.usage.sent_at,
         )
     return changes
@@ -624,7 +487,7 @@ def ingest(
     states = {node_id: _NodeState(row=row) for node_id, row in rows.items()}
     live_items = [items[i] for i in live]
     tried, usage_rows, inventory_rows = _candidates(live_items, states, now)
-    written = _insert_usage(connection, usage_rows, live_items, now)
+    written = _insert_usage(connection, usage_rows, now)
     written |= _insert_new(connection, inventory_history, inventory_rows)
     for index, item, mine in zip(live, live_items, tried):
         fresh = {key for key in mine if key in written}
