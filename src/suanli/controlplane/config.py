@@ -55,7 +55,7 @@ class ControlPlaneConfig(BaseSettings):
     in_use_threshold_percent: Annotated[float, Field(ge=0, le=100)] = 5.0
     # Group commit: at most this many concurrent requests' writes share one transaction.
     group_commit_max_requests: Annotated[int, Field(ge=1, le=10_000)] = 256
-    # Group transactions open at once on PostgreSQL (SQLite has one writer: always 1).
+    # Group transactions open at once on PostgreSQL (SQLite has one writer thread: always 1).
     group_commit_in_flight: Annotated[int, Field(ge=1, le=16)] = 2
     # How long an API key lookup is cached in memory (0 disables): a revoked key works this long.
     auth_cache_ttl_s: Annotated[float, Field(ge=0, le=300)] = 30.0
