@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +26,6 @@ except ImportError:  # 2.0
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MAX_PARAMETERS = 32_766  # bound parameters in one statement (SQLite ≥ 3.32)
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -82,8 +79,6 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
 
 
 READ_THREADS = 4
-# SQLite: how often the WAL is checkpointed into the database file, by a thread of its own.
-SQLITE_CHECKPOINT_INTERVAL_S = 1.0
 
 
 class SyncTransactions:
@@ -104,15 +99,11 @@ class SyncTransactions:
         # SQLite's writes take turns on this lock (group writers' threads and `run`), not through
         # SQLite's busy handler, which sleeps in steps of up to 100 ms before trying again.
         self._write_lock = threading.Lock()
-        self._checkpointer: WalCheckpointer | None = None
         if is_sqlite(url):
-            self._sync_engine = _sqlite_sync_engine(url, "BEGIN IMMEDIATE", pool_size=1, autocheckpoint=False)
+            self._sync_engine = _sqlite_sync_engine(url, "BEGIN IMMEDIATE", pool_size=1)
             self._read_engine = _sqlite_sync_engine(url, "BEGIN", pool_size=READ_THREADS)
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suanli-sqlite-writer")
             self._readers = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="suanli-sqlite-reader")
-            path = _sqlite_path(url)
-            if path is not None:
-                self._checkpointer = WalCheckpointer(path, SQLITE_CHECKPOINT_INTERVAL_S)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """`function(connection, *args)` in a write transaction, committed when it returns."""
@@ -157,8 +148,6 @@ class SyncTransactions:
         return await loop.run_in_executor(self._readers, _in_transaction, self._read_engine, function, args)
 
     async def close(self) -> None:
-        if self._checkpointer is not None:
-            await asyncio.to_thread(self._checkpointer.stop)
         for executor in (self._writer, self._readers):
             if executor is not None:
                 executor.shutdown(wait=True)
@@ -173,12 +162,11 @@ def _in_transaction(engine: Engine | None, function: Callable[..., T], args: tup
         return function(connection, *args)
 
 
-def _sqlite_sync_engine(url: str, begin: str, pool_size: int, autocheckpoint: bool = True) -> Engine:
+def _sqlite_sync_engine(url: str, begin: str, pool_size: int) -> Engine:
     """A sqlite3 engine whose transactions really start at BEGIN: Python's sqlite3 would otherwise
     run a transaction's first SELECTs outside it (before its first write), and a read-then-write
     could act on rows another writer changed meanwhile. The writer begins IMMEDIATE (takes the
-    write lock first), readers a deferred BEGIN (one snapshot for all their queries).
-    `autocheckpoint=False`: commits never checkpoint the WAL (a `WalCheckpointer` does)."""
+    write lock first), readers a deferred BEGIN (one snapshot for all their queries)."""
     engine = sa_create_engine(
         make_url(url).set(drivername="sqlite"),
         pool_size=pool_size,
@@ -187,55 +175,11 @@ def _sqlite_sync_engine(url: str, begin: str, pool_size: int, autocheckpoint: bo
 
     def on_connect(dbapi_connection, record) -> None:  # noqa: ANN001
         _on_sqlite_connect(dbapi_connection, record)
-        if not autocheckpoint:
-            dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", lambda connection: connection.exec_driver_sql(begin))
     return engine
-
-
-class WalCheckpointer:
-    """Checkpoints a SQLite database's WAL every `interval_s` on a thread of its own.
-
-    Why: by default the commit that takes the WAL past 1 000 pages checkpoints it, and on the
-    ingest writer that meant copying pages and an fdatasync inside the transaction of whichever
-    group came next, on the thread that bounds the ingest rate. PASSIVE never waits for readers or
-    the writer: what it cannot copy yet waits for the next round. A failed round is logged and
-    the next one tries again, so the WAL cannot grow unchecked for want of a retry."""
-
-    def __init__(self, path: Path, interval_s: float) -> None:
-        self._path = path
-        self._interval_s = interval_s
-        self._stopping = threading.Event()
-        self.checkpoints = 0  # rounds completed
-        self.failures = 0  # rounds that failed (each logged)
-        self._thread = threading.Thread(target=self._run, name="suanli-sqlite-checkpoint", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """End the thread after one last checkpoint."""
-        self._stopping.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        try:
-            connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            while True:
-                stopping = self._stopping.wait(self._interval_s)
-                try:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self.checkpoints += 1
-                except sqlite3.Error as error:
-                    self.failures += 1
-                    log.warning("WAL checkpoint of %s failed (%s); trying again in %.1f s", self._path, error,
-                                self._interval_s)
-                if stopping:
-                    return
-        finally:
-            connection.close()
 
 
 # The hot statements of ingest on PostgreSQL go to asyncpg itself: SQLAlchemy's work around each
