@@ -87,14 +87,7 @@ class GroupCommitter(Generic[Item, Result]):
                 first = await self._queue.get()
                 if first is None:
                     return
-                group = [first]
-                stopping = False
-                while len(group) < self._max_items and not self._queue.empty():
-                    nxt = self._queue.get_nowait()
-                    if nxt is None:
-                        stopping = True
-                        break
-                    group.append(nxt)
+                group, stopping = _take_group(first, self._queue.get_nowait, asyncio.QueueEmpty, self._max_items)
                 task = asyncio.create_task(self._commit_group(group))
                 in_flight.add(task)
                 task.add_done_callback(lambda done: (in_flight.discard(done), free.release()))
@@ -119,6 +112,24 @@ class GroupCommitter(Generic[Item, Result]):
         for pending, result in zip(group, results):
             if not pending.future.done():
                 pending.future.set_result(result)
+
+
+def _take_group(
+    first: _Pending[Item, Result], take_next: Callable[[], _Pending[Item, Result] | None],
+    empty: type[Exception], max_items: int,
+) -> tuple[list[_Pending[Item, Result]], bool]:
+    """`first` and whatever else is queued already, up to `max_items`; True where the stop
+    sentinel (None) was met, after which nothing more is taken."""
+    group = [first]
+    while len(group) < max_items:
+        try:
+            pending = take_next()
+        except empty:
+            break
+        if pending is None:
+            return group, True
+        group.append(pending)
+    return group, False
 
 
 def _settle_error(pending: _Pending, exc: Exception) -> None:
@@ -174,17 +185,7 @@ class ThreadGroupCommitter(Generic[Item, Result]):
             first = self._queue.get()
             if first is None:
                 return
-            group = [first]
-            stopping = False
-            while len(group) < self._max_items:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stopping = True
-                    break
-                group.append(nxt)
+            group, stopping = _take_group(first, self._queue.get_nowait, queue.Empty, self._max_items)
             self._commit_group(group)
             if stopping:
                 return
