@@ -86,7 +86,7 @@ class SyncTransactions:
 
     SQLite: plain sqlite3 connections on threads of our own, one hand-off per transaction instead
     of several per statement (aiosqlite hops for each call); writes one at a time (SQLite has one
-    writer anyway), each group writer on its thread and `run` on another, reads on a few.
+    writer anyway), each group writer on its own thread and `run` on a worker thread, reads on a few.
     PostgreSQL: the async engine's connection from one greenlet.
     """
 
@@ -94,7 +94,6 @@ class SyncTransactions:
         self._engine = engine
         self._sync_engine: Engine | None = None
         self._read_engine: Engine | None = None
-        self._writer: ThreadPoolExecutor | None = None
         self._readers: ThreadPoolExecutor | None = None
         # SQLite's writes take turns on this lock (group writers' threads and `run`), not through
         # SQLite's busy handler, which sleeps in steps of up to 100 ms before trying again.
@@ -102,7 +101,6 @@ class SyncTransactions:
         if is_sqlite(url):
             self._sync_engine = _sqlite_sync_engine(url, "BEGIN IMMEDIATE", pool_size=1)
             self._read_engine = _sqlite_sync_engine(url, "BEGIN", pool_size=READ_THREADS)
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suanli-sqlite-writer")
             self._readers = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="suanli-sqlite-reader")
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
@@ -110,8 +108,8 @@ class SyncTransactions:
         if self._sync_engine is None:
             async with self._engine.begin() as connection:
                 return await connection.run_sync(function, *args)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, self._write, function, args)
+        # Rare since the group writers have threads of their own: the default pool suffices.
+        return await asyncio.to_thread(self._write, function, args)
 
     def _write(self, function: Callable[..., T], args: tuple[Any, ...]) -> T:
         """SQLite: one write transaction on the calling thread, in turn with the other writers."""
@@ -148,9 +146,8 @@ class SyncTransactions:
         return await loop.run_in_executor(self._readers, _in_transaction, self._read_engine, function, args)
 
     async def close(self) -> None:
-        for executor in (self._writer, self._readers):
-            if executor is not None:
-                executor.shutdown(wait=True)
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
         for engine in (self._sync_engine, self._read_engine):
             if engine is not None:
                 engine.dispose()

@@ -22,7 +22,7 @@ from suanli.controlplane.errors import ApiError
 from suanli.controlplane.store import aggregates
 from suanli.controlplane.store.nodes import NodeIdentity, inventory_hash
 from suanli.controlplane.store.tables import inventory_history, nodes
-from suanli.schema import BatchAck, InventoryReport, ReportBatch, UsageReport
+from suanli.schema import BatchAck, InventoryReport, UsageReport
 
 log = logging.getLogger(__name__)
 
