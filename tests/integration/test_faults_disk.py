@@ -4,6 +4,11 @@
 size (with SIGXFSZ ignored, so a too-large write fails with EFBIG instead of killing it), exactly
 what a full file system does to SQLite's writes. Raising the limit from outside (prlimit) is space
 coming back.
+
+The limit caps each file, not the two together: whatever is stored lies in the database file or in
+its WAL, so at most twice the limit fits, however the WAL is checkpointed and reused meanwhile.
+The backlog's bodies alone are made larger than that, so the disk is sure to fill before it is
+delivered (with a smaller backlog it filled or not as the checkpoints fell).
 """
 
 from __future__ import annotations
@@ -21,14 +26,22 @@ from conftest import free_tcp_port
 from security.counts import record
 from security.sites import DeliveryThread, enroll_over_http, fill_spool, stored_seqs, wait_for
 
+from suanli.schema import Usage
+
 from suanli.sim.processes import suanli_command
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not hasattr(resource, "prlimit"), reason="needs Linux prlimit")]
 
-BATCH = 200
+BATCH = 50
 REPORTS = 2000
 HEADROOM_BYTES = 300_000
+# A GPU node's usage: ~1.5 KB of JSON a report, ~3 MB the backlog.
+USAGE_BODY_JSON = Usage.model_validate({
+    "cpu_percent": 12.5, "memory_used_bytes": 2**30,
+    "accelerators": [{"index": i, "uuid": f"GPU-{i:08d}-0000-0000-0000-000000000000", "utilization_percent": 97.0,
+                      "memory_used_bytes": 2**36, "power_w": 650.0, "temperature_c": 71.0} for i in range(8)],
+}).model_dump_json()
 
 
 def _ignore_sigxfsz() -> None:
@@ -51,8 +64,9 @@ def test_disk_full_answers_507_and_recovers_without_losing_a_report(tmp_path: Pa
     try:
         wait_for(lambda: _healthy(url), "suanli serve ready")
         node_id, credential = enroll_over_http(url, database_url)
-        fill_spool(tmp_path / "agent", REPORTS)
+        fill_spool(tmp_path / "agent", REPORTS, USAGE_BODY_JSON)
         limit = _largest_file_bytes(tmp_path) + HEADROOM_BYTES
+        assert REPORTS * len(USAGE_BODY_JSON) > 2 * limit, "the backlog must not fit in the database and its WAL"
         resource.prlimit(server.pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
         record("faults_injected")
         sender = DeliveryThread(tmp_path / "agent", url, node_id, credential, BATCH).start()

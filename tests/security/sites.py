@@ -64,12 +64,15 @@ def stored_seqs(database_url: str, node_id: str) -> list[int]:
     return asyncio.run(read())
 
 
-def fill_spool(state_dir: Path, reports: int) -> None:
+SMALL_USAGE_BODY = '{"cpu_percent": 12.5, "memory_used_bytes": 1073741824}'
+
+
+def fill_spool(state_dir: Path, reports: int, body_json: str = SMALL_USAGE_BODY) -> None:
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     spool = Spool(state_dir, max_bytes=10**9, max_reports=10**7)
     try:
         for _ in range(reports):
-            spool.append("usage", '{"cpu_percent": 12.5, "memory_used_bytes": 1073741824}', utc_now().isoformat())
+            spool.append("usage", body_json, utc_now().isoformat())
     finally:
         spool.close()
 
