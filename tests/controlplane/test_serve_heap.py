@@ -1,12 +1,10 @@
-"""`suanli serve` tunes its process after start-up: start-up objects frozen, young collections rare,
-and on SQLite the GIL handed back to the writer thread sooner."""
+"""`suanli serve` tunes its process after start-up: start-up objects frozen, young collections rare."""
 
 from __future__ import annotations
 
 import gc
-import sys
 
-from suanli.controlplane.serve import GC_YOUNG_THRESHOLD, SQLITE_GIL_SWITCH_INTERVAL_S, _hand_the_gil_back_sooner, _settle_heap
+from suanli.controlplane.serve import GC_YOUNG_THRESHOLD, _settle_heap
 
 
 async def test_settle_heap_freezes_start_up_objects_and_raises_the_young_threshold() -> None:
@@ -18,12 +16,3 @@ async def test_settle_heap_freezes_start_up_objects_and_raises_the_young_thresho
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
-
-
-async def test_the_gil_switch_interval_is_shortened_for_the_sqlite_writer() -> None:
-    interval = sys.getswitchinterval()
-    try:
-        await _hand_the_gil_back_sooner(None)  # type: ignore[arg-type]  # the app is not used
-        assert sys.getswitchinterval() == SQLITE_GIL_SWITCH_INTERVAL_S < interval
-    finally:
-        sys.setswitchinterval(interval)
