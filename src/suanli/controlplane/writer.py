@@ -109,9 +109,7 @@ class GroupCommitter(Generic[Item, Result]):
             for pending in group:
                 await self._commit_group([pending])
             return
-        for pending, result in zip(group, results):
-            if not pending.future.done():
-                pending.future.set_result(result)
+        _settle_results(group, results)
 
 
 def _take_group(
