@@ -19,9 +19,9 @@ ROWS_PER_TRANSACTION = 100  # about one page each: 100 pages a commit
 TRANSACTIONS = 15  # 1 500 pages in all, past SQLite's 1 000-page automatic checkpoint
 
 
-def _fill(connection: Connection, start: int) -> None:
+def _fill(connection: Connection, start: int, rows: int = ROWS_PER_TRANSACTION) -> None:
     connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS filler (id INTEGER PRIMARY KEY, blob BLOB)")
-    for row in range(start, start + ROWS_PER_TRANSACTION):
+    for row in range(start, start + rows):
         connection.exec_driver_sql("INSERT INTO filler VALUES (?, randomblob(?))", (row, PAGE_BYTES - 200))
 
 
@@ -98,7 +98,7 @@ async def test_the_wal_starts_over_under_back_to_back_writes(tmp_path: Path, mon
     transactions = TRANSACTIONS * 10
     try:
         for transaction in range(transactions):  # one after another, 1 500 pages in all
-            await writes.run(_fill_tenth, transaction * ROWS_PER_TRANSACTION)
+            await writes.run(_fill, transaction * ROWS_PER_TRANSACTION, ROWS_PER_TRANSACTION // 10)
             largest_wal_bytes = max(largest_wal_bytes, wal.stat().st_size)
         restarts = writes._checkpointer.restarts  # type: ignore[union-attr]
     finally:
@@ -106,9 +106,3 @@ async def test_the_wal_starts_over_under_back_to_back_writes(tmp_path: Path, mon
         await engine.dispose()
     assert restarts >= 1
     assert largest_wal_bytes < transactions * ROWS_PER_TRANSACTION // 10 * PAGE_BYTES / 3
-
-
-def _fill_tenth(connection: Connection, start: int) -> None:
-    connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS filler (id INTEGER PRIMARY KEY, blob BLOB)")
-    for row in range(start, start + ROWS_PER_TRANSACTION // 10):
-        connection.exec_driver_sql("INSERT INTO filler VALUES (?, randomblob(?))", (row, PAGE_BYTES - 200))
