@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from suanli.controlplane.threadname import name_this_thread
 from suanli.controlplane.writer import GroupCommitter, GroupWriter, ThreadGroupCommitter
 
 try:
@@ -109,7 +110,8 @@ class SyncTransactions:
         if is_sqlite(url):
             self._sync_engine = _sqlite_sync_engine(url, "BEGIN IMMEDIATE", pool_size=1, autocheckpoint=False)
             self._read_engine = _sqlite_sync_engine(url, "BEGIN", pool_size=READ_THREADS)
-            self._readers = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="suanli-sqlite-reader")
+            self._readers = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="suanli-sqlite-reader",
+                                               initializer=name_this_thread, initargs=("sqlite-reader",))
             path = _sqlite_path(url)
             if path is not None:
                 self._checkpointer = WalCheckpointer(path, SQLITE_CHECKPOINT_INTERVAL_S, SQLITE_WAL_RESTART_AFTER_PAGES)
@@ -249,6 +251,7 @@ class WalCheckpointer:
             log.debug("WAL catch-up of %s failed: %s", self._path, error)
 
     def _run(self) -> None:
+        name_this_thread("wal-checkpoint")
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         failed_rounds = 0
         try:

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from suanli.controlplane.threadname import name_this_thread
+
 log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
@@ -179,6 +181,7 @@ class ThreadGroupCommitter(Generic[Item, Result]):
         return await future
 
     def _run(self) -> None:
+        name_this_thread(self._name.removeprefix("suanli-"))  # e.g. "report-writer" in top -H
         while True:
             first = self._queue.get()
             if first is None:
