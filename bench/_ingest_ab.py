@@ -17,9 +17,7 @@ PostgreSQL: set SUANLI_BENCH_POSTGRES or SUANLI_TEST_POSTGRES (two databases are
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -45,17 +43,7 @@ def _database(store: str, workdir: Path, name: str, created: list[tuple[str, str
 def _serve(name: str, source: Path, database_url: str, workdir: Path, extra_env: dict[str, str], args) -> tuple:  # noqa: ANN001
     env = {"PYTHONPATH": str(source), "SUANLI_DATA_DIR": str(workdir / name), **extra_env}
     (workdir / name).mkdir()
-    token = subprocess.run(
-        [sys.executable, "-c", ingest.SUANLI, "token", "create", "--database", database_url, "--datacenter",
-         "bench-dc", "--province", "CN-SD", "--uses", str(args.nodes)],
-        capture_output=True, text=True, check=True, env={**os.environ, **env},
-    ).stdout.strip().splitlines()[-1]
-    port = ingest._free_port()
-    process = ingest._start(["-c", ingest.SUANLI, "serve", "--database", database_url, "--listen", f"127.0.0.1:{port}"],
-                            workdir / f"{name}.log", env)
-    url = f"http://127.0.0.1:{port}"
-    ingest._wait_ready(url, process)
-    return process, url, asyncio.run(ingest._enroll(url, token, args.nodes, args.gpus))
+    return ingest.start_enrolled(database_url, workdir / f"{name}.log", env, args.nodes, args.gpus)
 
 
 def main() -> int:

@@ -195,21 +195,37 @@ def _drop_postgres(admin: str, name: str) -> None:
     asyncio.run(drop())
 
 
+def suanli_cli(args: list[str], env: dict[str, str] | None = None) -> str:
+    """The last line `suanli ARGS` printed (where `token create` and `key create` print the secret)."""
+    return subprocess.run([sys.executable, "-c", SUANLI, *args], capture_output=True, text=True, check=True,
+                          env={**os.environ, **(env or {})}).stdout.strip().splitlines()[-1]
+
+
+def start_enrolled(database_url: str, log: Path, env: dict[str, str], nodes: int, gpus: int) -> tuple:
+    """`suanli serve` on `database_url` with `nodes` enrolled: (process, url, [(node_id, headers)])."""
+    token = suanli_cli(["token", "create", "--database", database_url, "--datacenter", "bench-dc", "--province",
+                        "CN-SD", "--uses", str(nodes)], env)
+    port = _free_port()
+    process = _start(["-c", SUANLI, "serve", "--database", database_url, "--listen", f"127.0.0.1:{port}"], log, env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process)
+        return process, url, asyncio.run(_enroll(url, token, nodes, gpus))
+    except BaseException:
+        _stop(process)
+        raise
+
+
 def bench_store(database_url: str, args: argparse.Namespace, workdir: Path) -> dict:
     """Both servers on this store's data, the same requests to each, one after the other."""
-    token = subprocess.run(
-        [sys.executable, "-c", SUANLI, "token", "create", "--database", database_url, "--datacenter", "bench-dc",
-         "--province", "CN-SD", "--uses", str(args.nodes)], capture_output=True, text=True, check=True,
-    ).stdout.strip().splitlines()[-1]
-    port, bare_port = _free_port(), _free_port()
-    server = _start(["-c", SUANLI, "serve", "--database", database_url, "--listen", f"127.0.0.1:{port}"],
-                    workdir / "serve.log", {"SUANLI_DATA_DIR": str(workdir)})
+    bare_port = _free_port()
     bare = _start([__file__, "--bare-server", str(bare_port)], workdir / "bare.log")
-    url, bare_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
+    bare_url = f"http://127.0.0.1:{bare_port}"
+    server = None
     try:
-        _wait_ready(url, server)
+        server, url, nodes = start_enrolled(database_url, workdir / "serve.log", {"SUANLI_DATA_DIR": str(workdir)},
+                                            args.nodes, args.gpus)
         _wait_ready(bare_url, bare)
-        nodes = asyncio.run(_enroll(url, token, args.nodes, args.gpus))
         rates: dict[str, list[float]] = {"suanli": [], "bare": []}
         cpu_us: dict[str, list[float]] = {"suanli": [], "bare": []}
         seq = 1
@@ -224,7 +240,8 @@ def bench_store(database_url: str, args: argparse.Namespace, workdir: Path) -> d
                     rates[name].append(rate)
                     cpu_us[name].append(cpu)
     finally:
-        _stop(server)
+        if server is not None:
+            _stop(server)
         _stop(bare)
     rate, bare_rate = statistics.median(rates["suanli"]), statistics.median(rates["bare"])
     # Where the ratio comes from: the server's CPU per report (all its threads) against the bare app's.
