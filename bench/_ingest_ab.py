@@ -29,17 +29,6 @@ import ingest  # bench/, the script's own folder
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _database(store: str, workdir: Path, name: str, created: list[tuple[str, str]]) -> str:
-    if store == "sqlite":
-        return f"sqlite:///{workdir / name}.db"
-    database = ingest._postgres_database()
-    if database is None:
-        raise SystemExit("set SUANLI_BENCH_POSTGRES or SUANLI_TEST_POSTGRES for --store postgresql")
-    created.append(database)
-    admin, database_name = database
-    return admin.rsplit("/", 1)[0] + "/" + database_name
-
-
 def _serve(name: str, source: Path, database_url: str, workdir: Path, extra_env: dict[str, str], args) -> tuple:  # noqa: ANN001
     env = {"PYTHONPATH": str(source), "SUANLI_DATA_DIR": str(workdir / name), **extra_env}
     (workdir / name).mkdir()
@@ -52,11 +41,7 @@ def main() -> int:
     parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--b-env", nargs="*", default=[], metavar="NAME=VALUE", help="environment for B only")
-    parser.add_argument("--nodes", type=int, default=100)
-    parser.add_argument("--requests-per-node", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=10)
-    parser.add_argument("--gpus", type=int, default=8)
-    parser.add_argument("--concurrency", type=int, default=64)
+    ingest.add_load_options(parser)
     args = parser.parse_args()
     b_env = dict(item.split("=", 1) for item in args.b_env)
     with tempfile.TemporaryDirectory(prefix="suanli-bench-ab-") as tmp:
@@ -67,9 +52,9 @@ def main() -> int:
         created: list[tuple[str, str]] = []
         servers: dict[str, tuple] = {}
         try:
-            servers["A"] = _serve("A", baseline / "src", _database(args.store, workdir, "A", created), workdir, {}, args)
-            servers["B"] = _serve("B", REPO_ROOT / "src", _database(args.store, workdir, "B", created), workdir, b_env,
-                                  args)
+            for name, source, env in (("A", baseline / "src", {}), ("B", REPO_ROOT / "src", b_env)):
+                database_url = ingest.store_database(args.store, workdir / f"{name}.db", created)
+                servers[name] = _serve(name, source, database_url, workdir, env, args)
             measured: dict[str, list[tuple[float, float]]] = {"A": [], "B": []}
             seq = 1
             for round_ in range(args.rounds + 1):  # round 0 warms both up and is not counted

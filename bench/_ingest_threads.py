@@ -97,23 +97,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--nodes", type=int, default=100)
-    parser.add_argument("--requests-per-node", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=10)
-    parser.add_argument("--gpus", type=int, default=8)
-    parser.add_argument("--concurrency", type=int, default=64)
+    ingest.add_load_options(parser)
     args = parser.parse_args()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="suanli-bench-threads-") as tmp:
         workdir = Path(tmp)
-        postgres = None
-        if args.store == "sqlite":
-            database_url = f"sqlite:///{workdir / 'ingest.db'}"
-        else:
-            postgres = ingest._postgres_database()
-            if postgres is None:
-                raise SystemExit("set SUANLI_BENCH_POSTGRES or SUANLI_TEST_POSTGRES for --store postgresql")
-            database_url = postgres[0].rsplit("/", 1)[0] + "/" + postgres[1]
+        created: list[tuple[str, str]] = []
+        database_url = ingest.store_database(args.store, workdir / "ingest.db", created)
         process = None
         try:
             env = {"SUANLI_DATA_DIR": str(workdir)}
@@ -132,8 +122,8 @@ def main() -> int:
         finally:
             if process is not None:
                 ingest._stop(process)
-            if postgres is not None:
-                ingest._drop_postgres(*postgres)
+            for database in created:
+                ingest._drop_postgres(*database)
     names = [name for name in rows[0] if all(name in row for row in rows)]
     summary = {name: round(statistics.median(row[name] for row in rows), 3) for name in names}
     summary.update(store=args.store, rounds=args.rounds, cpus=os.cpu_count())

@@ -195,6 +195,28 @@ def _drop_postgres(admin: str, name: str) -> None:
     asyncio.run(drop())
 
 
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    """The load's shape, the same for every ingest tool (ingest.py, _ingest_ab.py, _ingest_threads.py)."""
+    parser.add_argument("--nodes", type=int, default=100)
+    parser.add_argument("--requests-per-node", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=10, help="usage reports per request")
+    parser.add_argument("--gpus", type=int, default=8, help="accelerators per node (usage entries per report)")
+    parser.add_argument("--concurrency", type=int, default=64)
+
+
+def store_database(store: str, sqlite_path: Path, created: list[tuple[str, str]]) -> str:
+    """A database URL for `store`: SQLite at `sqlite_path`, or a fresh PostgreSQL database, noted in
+    `created` so the caller drops it (`_drop_postgres`)."""
+    if store == "sqlite":
+        return f"sqlite:///{sqlite_path}"
+    database = _postgres_database()
+    if database is None:
+        raise SystemExit("set SUANLI_BENCH_POSTGRES or SUANLI_TEST_POSTGRES for --store postgresql")
+    created.append(database)
+    admin, name = database
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
 def suanli_cli(args: list[str], env: dict[str, str] | None = None) -> str:
     """The last line `suanli ARGS` printed (where `token create` and `key create` print the secret)."""
     return subprocess.run([sys.executable, "-c", SUANLI, *args], capture_output=True, text=True, check=True,
@@ -254,11 +276,7 @@ def bench_store(database_url: str, args: argparse.Namespace, workdir: Path) -> d
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--nodes", type=int, default=100)
-    parser.add_argument("--requests-per-node", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=10, help="usage reports per request")
-    parser.add_argument("--gpus", type=int, default=8, help="accelerators per node (usage entries per report)")
-    parser.add_argument("--concurrency", type=int, default=64)
+    add_load_options(parser)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds (median taken)")
     args = parser.parse_args()
     if args.bare_server:
