@@ -41,8 +41,11 @@ def test_a_thread_takes_the_name_cut_to_the_kernels_fifteen_bytes() -> None:
 
 
 def test_where_proc_cannot_be_written_the_thread_keeps_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    native_id = threading.get_native_id()
+    before = _kernel_name(native_id)
     monkeypatch.setattr(threadname.threading, "get_native_id", lambda: 2**31 - 1)  # no such task
     name_this_thread("anything")  # must not raise
+    assert _kernel_name(native_id) == before
 
 
 async def test_the_ingest_writer_and_the_checkpointer_are_named(tmp_path: Path) -> None:
@@ -55,7 +58,9 @@ async def test_the_ingest_writer_and_the_checkpointer_are_named(tmp_path: Path) 
         await writer.stop()
 
     path = tmp_path / "named.db"
-    sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").close()
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.close()
     checkpointer = WalCheckpointer(path, interval_s=0.01)
     try:
         for _ in range(200):

@@ -13,7 +13,7 @@ def name_this_thread(name: str) -> None:
     """Name the calling thread `name` (cut to 15 bytes) in /proc/self/task/TID/comm. Linux only:
     elsewhere, or where /proc cannot be written, the thread keeps its name and nothing fails."""
     try:
-        with open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as comm:
-            comm.write(name[:KERNEL_NAME_MAX_BYTES])
+        with open(f"/proc/self/task/{threading.get_native_id()}/comm", "wb") as comm:
+            comm.write(name.encode()[:KERNEL_NAME_MAX_BYTES])
     except OSError:
         pass
