@@ -87,9 +87,9 @@ def measure_round(url: str, key: str, pid: int, work: list, args: argparse.Names
         row["writer.requests_per_group"] = round(requests / groups, 1)
         row["writer.ms_per_group"] = round(group_s * 1e3 / groups, 2)
         row["writer_busy"] = round(group_s / round_s, 3)
-        writer_cpu_us = row.get("report-writer.cpu_us_per_report")
-        if writer_cpu_us is not None and group_s:  # SQLite: the groups run on the writer's own thread
-            row["writer_on_cpu"] = round(writer_cpu_us * reports / 1e6 / group_s, 3)
+        if "report-writer" in threads_after and group_s:  # SQLite: the groups run on the writer's own thread
+            writer_cpu_s = threads_after["report-writer"][0] - threads_before.get("report-writer", (0.0, 0.0))[0]
+            row["writer_on_cpu"] = round(writer_cpu_s / group_s, 3)
     return row
 
 
