@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ async def test_the_ingest_writer_and_the_checkpointer_are_named(tmp_path: Path) 
         for _ in range(200):
             if checkpointer.checkpoints:
                 break
-            threading.Event().wait(0.01)
+            time.sleep(0.01)
         assert _kernel_name(checkpointer._thread.native_id) == "wal-checkpoint"
     finally:
         checkpointer.stop()
