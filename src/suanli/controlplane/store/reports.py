@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -23,8 +22,6 @@ from suanli.controlplane.store import aggregates
 from suanli.controlplane.store.nodes import NodeIdentity, inventory_hash
 from suanli.controlplane.store.tables import inventory_history, nodes
 from suanli.schema import BatchAck, InventoryReport, UsageReport
-
-log = logging.getLogger(__name__)
 
 
 class ReportPoint(NamedTuple):
