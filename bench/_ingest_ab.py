@@ -62,7 +62,8 @@ def main() -> int:
                 for name in ("A", "B") if round_ % 2 else ("B", "A"):
                     process, url, nodes = servers[name]
                     work = ingest._work(nodes, per_node, args.batch, args.gpus, seq)
-                    rate, cpu_us = ingest._measure(url, work, args.concurrency, args.batch, process.pid)
+                    rate, cpu_us, _client_cpu_us = ingest._measure(url, work, args.concurrency, args.batch, process.pid,
+                                                                    args.client)
                     if round_:
                         measured[name].append((rate, cpu_us))
                 seq += per_node * args.batch

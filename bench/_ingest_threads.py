@@ -69,7 +69,7 @@ def scrape(url: str, key: str) -> dict[str, float]:
 
 def measure_round(url: str, key: str, pid: int, work: list, args: argparse.Namespace) -> dict:
     threads_before, metrics_before = thread_times(pid), scrape(url, key)
-    rate, _cpu_us = ingest._measure(url, work, args.concurrency, args.batch, pid)
+    rate, _cpu_us, _client_cpu_us = ingest._measure(url, work, args.concurrency, args.batch, pid, args.client)
     threads_after, metrics_after = thread_times(pid), scrape(url, key)
     reports = len(work) * args.batch
     round_s = reports / rate

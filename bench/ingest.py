@@ -3,6 +3,11 @@
 The bare app only parses the same body with pydantic and answers; both run as separate processes on
 loopback and are driven by the same client here, in one run, on SQLite and on PostgreSQL. The ratio
 (suanli ÷ bare) is the figure with a target: ≥ 60 % on SQLite, ≥ 40 % on PostgreSQL.
+
+The client is `_http_load` (raw HTTP/1.1, requests built before the clock starts), so that the load
+generator takes as little as it can of the cores the servers run on; `--client aiohttp` drives the
+same load with aiohttp's client, as every figure before the round of 2026-12-06 22:24 UTC was measured
+(bench/RESULTS.md). `client_cpu_us_per_report` says what the client took.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from pathlib import Path
 
 import aiohttp
 
-from _procfs import process_cpu_s  # bench/, the script's own folder
+import _http_load  # bench/, the script's own folder
+from _procfs import process_cpu_s
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SUANLI = "import sys; from suanli.controlplane.cli import main; sys.exit(main())"
@@ -80,8 +86,8 @@ def _bodies(node_id: str, requests: int, batch: int, gpus: int, first_seq: int) 
     return bodies
 
 
-async def _drive(url: str, work: list[tuple[dict, bytes]], concurrency: int) -> float:
-    """Post every body with `concurrency` workers; the seconds it took."""
+async def _drive_aiohttp(url: str, work: list[tuple[dict, bytes]], concurrency: int) -> float:
+    """Post every body with `concurrency` workers of aiohttp's client; the seconds it took."""
     queue: asyncio.Queue[tuple[dict, bytes]] = asyncio.Queue()
     for item in work:
         queue.put_nowait(item)
@@ -158,12 +164,20 @@ def _work(nodes: list[tuple[str, dict]], per_node: int, batch: int, gpus: int, f
     return [(headers, bodies[i]) for i in range(per_node) for headers, bodies in by_node]
 
 
-def _measure(url: str, work: list, concurrency: int, batch: int, server_pid: int) -> tuple[float, float]:
-    """Reports per second, and the server process's CPU microseconds per report."""
-    cpu_before_s = process_cpu_s(server_pid)
-    seconds = asyncio.run(_drive(url + "/v1/reports", work, concurrency))
+def _measure(url: str, work: list, concurrency: int, batch: int, server_pid: int,
+             client: str = "lean") -> tuple[float, float, float]:
+    """Reports per second, and the server's and this client's CPU microseconds per report."""
+    url += "/v1/reports"
+    if client == "lean":
+        requests = [_http_load.request_bytes(url, headers, body) for headers, body in work]
+        drive = _http_load.drive(url, requests, concurrency)
+    else:
+        drive = _drive_aiohttp(url, work, concurrency)
+    cpu_before_s, client_before_s = process_cpu_s(server_pid), time.process_time()
+    seconds = asyncio.run(drive)
+    client_s, server_s = time.process_time() - client_before_s, process_cpu_s(server_pid) - cpu_before_s
     reports = len(work) * batch
-    return reports / seconds, (process_cpu_s(server_pid) - cpu_before_s) * 1e6 / reports
+    return reports / seconds, server_s * 1e6 / reports, client_s * 1e6 / reports
 
 
 def _postgres_database() -> tuple[str, str] | None:
@@ -202,6 +216,8 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=10, help="usage reports per request")
     parser.add_argument("--gpus", type=int, default=8, help="accelerators per node (usage entries per report)")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--client", choices=("lean", "aiohttp"), default="lean",
+                        help="load generator: lean raw HTTP/1.1 (bench/_http_load.py) or aiohttp's client")
 
 
 def store_database(store: str, sqlite_path: Path, created: list[tuple[str, str]]) -> str:
@@ -250,6 +266,7 @@ def bench_store(database_url: str, args: argparse.Namespace, workdir: Path) -> d
         _wait_ready(bare_url, bare)
         rates: dict[str, list[float]] = {"suanli": [], "bare": []}
         cpu_us: dict[str, list[float]] = {"suanli": [], "bare": []}
+        client_cpu_us: dict[str, list[float]] = {"suanli": [], "bare": []}
         seq = 1
         for round_ in range(args.rounds + 1):  # round 0 warms both up and is not counted
             per_node = 2 if round_ == 0 else args.requests_per_node
@@ -257,10 +274,11 @@ def bench_store(database_url: str, args: argparse.Namespace, workdir: Path) -> d
             seq += per_node * args.batch
             # Interleaved, so a change in the machine's load hits both sides alike.
             for name, target, process in (("bare", bare_url, bare), ("suanli", url, server)):
-                rate, cpu = _measure(target, work, args.concurrency, args.batch, process.pid)
+                rate, cpu, client_cpu = _measure(target, work, args.concurrency, args.batch, process.pid, args.client)
                 if round_:
                     rates[name].append(rate)
                     cpu_us[name].append(cpu)
+                    client_cpu_us[name].append(client_cpu)
     finally:
         if server is not None:
             _stop(server)
@@ -270,7 +288,10 @@ def bench_store(database_url: str, args: argparse.Namespace, workdir: Path) -> d
     return {"reports_per_s": round(rate, 1), "bare_reports_per_s": round(bare_rate, 1),
             "ratio": round(rate / bare_rate, 3),
             "server_cpu_us_per_report": round(statistics.median(cpu_us["suanli"]), 1),
-            "bare_cpu_us_per_report": round(statistics.median(cpu_us["bare"]), 1)}
+            "bare_cpu_us_per_report": round(statistics.median(cpu_us["bare"]), 1),
+            # The load generator shares this machine's cores: what it took of them.
+            "client_cpu_us_per_report": round(statistics.median(client_cpu_us["suanli"]), 1),
+            "bare_client_cpu_us_per_report": round(statistics.median(client_cpu_us["bare"]), 1)}
 
 
 def main() -> int:
