@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from suanli.controlplane.threadname import name_this_thread
-from suanli.controlplane.writer import GroupCommitter, GroupWriter, ThreadGroupCommitter
+from suanli.controlplane.writer import GroupCommitter, GroupWriter, Item, Result, ThreadGroupCommitter
 
 try:
     from sqlalchemy.util import await_ as _await_in_greenlet  # SQLAlchemy ≥ 2.1
@@ -30,8 +30,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MAX_PARAMETERS = 32_766  # bound parameters in one statement (SQLite ≥ 3.32)
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-Item = TypeVar("Item")
-Result = TypeVar("Result")
 
 
 class DatabaseUrlError(ValueError):
@@ -127,11 +125,12 @@ class SyncTransactions:
     def _write(self, function: Callable[..., T], args: tuple[Any, ...]) -> T:
         """SQLite: one write transaction on the calling thread, in turn with the other writers."""
         assert self._sync_engine is not None
-        with self._write_lock:
-            result = _in_transaction(self._sync_engine, function, args)
+        with self._write_lock, self._sync_engine.connect() as connection:
+            with connection.begin():
+                result = function(connection, *args)
+            # After the commit, on the same connection: the catch-up needs no second checkout.
             if self._checkpointer is not None and self._checkpointer.catch_up_wanted:
-                with self._sync_engine.connect() as connection:  # the pool's one: the same connection
-                    self._checkpointer.catch_up(connection.connection.dbapi_connection)  # type: ignore[arg-type]
+                self._checkpointer.catch_up(connection.connection.dbapi_connection)  # type: ignore[arg-type]
             return result
 
     def group_writer(
