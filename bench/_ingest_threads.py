@@ -30,7 +30,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import ingest  # bench/, the script's own folder
-from _procfs import CLOCK_TICKS_PER_S
+from _procfs import stat_cpu_s
 
 GROUP_SECONDS = "suanli_group_commit_transaction_duration_seconds"
 GROUP_REQUESTS = "suanli_group_commit_batch_requests"
@@ -43,11 +43,11 @@ def thread_times(pid: int) -> dict[str, tuple[float, float]]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             name = "event-loop" if task.name == str(pid) else (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            cpu_s = stat_cpu_s(task / "stat")
             _on_cpu_ns, runqueue_ns, _slices = (task / "schedstat").read_text().split()
         except OSError:  # the thread ended meanwhile
             continue
-        totals[name][0] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S
+        totals[name][0] += cpu_s
         totals[name][1] += int(runqueue_ns) / 1e9
     return {name: (cpu_s, wait_s) for name, (cpu_s, wait_s) in totals.items()}
 
